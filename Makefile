@@ -1,0 +1,46 @@
+# Memory Machines: `make book` builds the book, `make test` runs the test suite.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JB_FLAGS := -W -n --keep-going
+
+.PHONY: help venv book test test-fast clean
+
+help:
+	@echo "make book   build the book at full budget into _build/html (FORCE=1 re-executes every notebook)"
+	@echo "make test   unit tests, notebooks under nbval (smoke budget), strict book build, hygiene"
+	@echo "make clean  remove _build (keeps .venv)"
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0] + "; run make PYTHON=python3.11 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rnnbook)" >/dev/null
+	@touch $@
+
+venv: $(STAMP)
+
+# The full-budget build keeps its own execution cache in _build/.jupyter_cache; the smoke build
+# in `make test` writes under _build/smoke so that the two never share cached outputs.
+book: $(STAMP)
+ifeq ($(FORCE),1)
+	rm -rf _build/.jupyter_cache _build/html _build/jupyter_execute
+endif
+	RNNBOOK_SMOKE=0 RNNBOOK_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "The book is in $(CURDIR)/_build/html: open file://$(CURDIR)/_build/html/index.html"
+
+test: $(STAMP)
+	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest tests
+	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
+	rm -rf _build/smoke/html
+	RNNBOOK_SMOKE=1 RNNBOOK_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/smoke
+
+clean:
+	rm -rf _build

@@ -1,0 +1,170 @@
+"""Checkers for the course's exercises: they test a reader's function on fresh random inputs.
+
+A checker never raises on a wrong answer: whatever the reader's code does (wrong shape, NaN,
+an exception, returning None), it prints what went wrong on which input and returns the
+points earned. It reports inputs and mismatching values, never the reference's code.
+"""
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import data as _data
+
+
+class Score(float):
+    """Points earned by one check; a float (so nbgrader can read partial credit) with details."""
+
+    passed: int
+    total: int
+    max_points: float
+
+    def __new__(cls, points: float, passed: int, total: int, max_points: float) -> "Score":
+        obj = super().__new__(cls, points)
+        obj.passed, obj.total, obj.max_points = passed, total, max_points
+        return obj
+
+
+@dataclass
+class Case:
+    """One test input: positional arguments, a short description and the expected output."""
+
+    args: tuple
+    expected: Any
+    description: str
+    kwargs: dict = field(default_factory=dict)
+
+
+def _to_array(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def compare_arrays(got: Any, expected: np.ndarray, *, what: str = "result", rtol: float = 1e-6,
+                   atol: float = 1e-8, dtype_kind: str | None = None) -> str | None:
+    """Return None if `got` matches `expected`, else one sentence saying how it differs."""
+    if got is None:
+        return f"the {what} is None: did the function forget to `return` it?"
+    try:
+        arr = _to_array(got)
+    except Exception as exc:  # noqa: BLE001 - a reader may return anything
+        return f"the {what} could not be read as an array ({type(exc).__name__}: {exc})"
+    if arr.dtype == object:
+        return f"the {what} is not a numeric array (got {type(got).__name__} of mixed objects)"
+    if arr.shape != expected.shape:
+        return f"the {what} has shape {arr.shape}, expected shape {expected.shape}"
+    if dtype_kind is not None and arr.dtype.kind not in dtype_kind:
+        names = {"b": "boolean", "i": "integer", "u": "unsigned integer", "f": "floating-point"}
+        wanted = " or ".join(names.get(k, k) for k in dtype_kind)
+        return f"the {what} has dtype {arr.dtype}, expected a {wanted} array"
+    if arr.dtype.kind in "fc" and np.isnan(arr).any() and not np.isnan(expected).any():
+        return f"the {what} contains NaN at {np.argwhere(np.isnan(arr))[0].tolist()}"
+    if expected.dtype == bool or arr.dtype == bool:
+        bad = arr.astype(bool) != expected
+    else:
+        try:
+            bad = ~np.isclose(arr.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol)
+        except (TypeError, ValueError) as exc:
+            return f"the {what} could not be compared numerically ({exc})"
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        return (f"the {what} differs in {int(bad.sum())} of {bad.size} entries; "
+                f"first at index {list(where)}: got {arr[where].item()!r}, expected {expected[where].item()!r}")
+    return None
+
+
+def run_checks(name: str, func: Callable, cases: Sequence[Case],
+               compare: Callable[[Any, Any], str | None], points: float = 1.0,
+               seed: int | None = None) -> Score:
+    """Call `func` on every case, print feedback and return the points earned (partial credit)."""
+    if not callable(func):
+        print(f"{name}: expected a function, got {type(func).__name__}. 0/{len(cases)} checks passed.")
+        return Score(0.0, 0, len(cases), points)
+    failures: list[str] = []
+    passed = 0
+    for i, case in enumerate(cases, start=1):
+        try:
+            got = func(*case.args, **case.kwargs)
+        except NotImplementedError:
+            print(f"{name}: not attempted yet (the function raises NotImplementedError). "
+                  f"0/{len(cases)} checks, 0/{points:g} points.")
+            return Score(0.0, 0, len(cases), points)
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - report, never crash
+            failures.append(f"check {i} ({case.description}): raised {type(exc).__name__}: {exc}")
+            continue
+        try:
+            problem = compare(got, case.expected)
+        except Exception as exc:  # noqa: BLE001
+            problem = f"the result could not be checked ({type(exc).__name__}: {exc})"
+        if problem is None:
+            passed += 1
+        else:
+            failures.append(f"check {i} ({case.description}): {problem}")
+    earned = points * passed / len(cases)
+    verdict = "all correct" if passed == len(cases) else "not yet"
+    print(f"{name}: passed {passed}/{len(cases)} checks ({verdict}), {earned:g}/{points:g} points.")
+    for line in failures[:3]:
+        print("  - " + line)
+    if len(failures) > 3:
+        print(f"  ... and {len(failures) - 3} more failing checks.")
+    if seed is not None and failures:
+        print(f"  (random inputs drawn with seed {seed}; each run draws new ones)")
+    return Score(earned, passed, len(cases), points)
+
+
+def _fresh_seed(seed: int | None) -> int:
+    return secrets.randbits(32) if seed is None else int(seed)
+
+
+# ---------------------------------------------------------------- chapter 0
+
+def check_one_hot(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(indices, vocab_size) -> (len(indices), vocab_size)` float array."""
+    seed = _fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.array([2]), 3), None, "a single index")]
+    for _ in range(4):
+        n, v = int(rng.integers(2, 12)), int(rng.integers(2, 20))
+        cases.append(Case((rng.integers(0, v, size=n), v), None, f"{n} indices, vocab_size={v}"))
+    v = int(rng.integers(3, 8))
+    cases.append(Case((np.full(5, v - 1), v), None, f"a repeated last index, vocab_size={v}"))
+    for case in cases:
+        case.expected = _data.one_hot(case.args[0], case.args[1], dtype=np.float64)
+        case.args = (case.args[0].copy(), case.args[1])
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="one-hot matrix", dtype_kind="fiu")
+
+    return run_checks("one_hot", func, cases, compare, points, seed)
+
+
+def check_pad_with_mask(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(sequences, pad_value) -> (padded (B, T_max), mask (B, T_max) bool)`."""
+    seed = _fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    batches = [([[5, 6, 7], [8]], 0, "two sequences of lengths 3 and 1")]
+    for _ in range(3):
+        b = int(rng.integers(2, 6))
+        seqs = [rng.integers(1, 50, size=int(rng.integers(1, 9))).tolist() for _ in range(b)]
+        batches.append((seqs, 0, f"{b} sequences of lengths {[len(s) for s in seqs]}"))
+    batches.append(([[3, 1], [], [4, 1, 5]], -1, "an empty sequence and pad_value=-1"))
+    batches.append(([[9, 9, 9], [2, 2, 2]], 0, "sequences of equal length (nothing to pad)"))
+    cases = []
+    for seqs, pad, description in batches:
+        expected = _data.pad_sequences(seqs, pad_value=pad)
+        cases.append(Case(([list(s) for s in seqs],), expected, description, {"pad_value": pad}))
+
+    def compare(got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return f"expected a pair (padded, mask), got {type(got).__name__}"
+        problem = compare_arrays(got[0], expected[0], what="padded array", dtype_kind="iu")
+        if problem is None:
+            problem = compare_arrays(got[1], expected[1], what="mask", dtype_kind="b")
+        return problem
+
+    return run_checks("pad_with_mask", func, cases, compare, points, seed)
