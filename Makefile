@@ -36,11 +36,9 @@ endif
 	RNNBOOK_SMOKE=0 RNNBOOK_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "The book is in $(CURDIR)/_build/html: open file://$(CURDIR)/_build/html/index.html"
 
+# One pytest run: unit tests, every notebook under nbval, and (tests/test_book.py) a strict book build.
 test: $(STAMP)
-	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest tests
-	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider notebooks
-	rm -rf _build/smoke/html
-	RNNBOOK_SMOKE=1 RNNBOOK_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/smoke
+	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env tests notebooks
 
 clean:
 	rm -rf _build
