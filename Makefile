@@ -9,11 +9,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: help venv book test test-fast clean
+.PHONY: help venv book test browser-test clean
 
 help:
 	@echo "make book   build the book at full budget into _build/html (FORCE=1 re-executes every notebook)"
 	@echo "make test   unit tests, notebooks under nbval (smoke budget), strict book build, hygiene"
+	@echo "make browser-test  open every page of the built book in headless Chromium (network blocked)"
 	@echo "make clean  remove _build (keeps .venv)"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -38,7 +39,14 @@ endif
 
 # One pytest run: unit tests, every notebook under nbval, and (tests/test_book.py) a strict book build.
 test: $(STAMP)
-	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env tests notebooks
+	RNNBOOK_SMOKE=1 $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--ignore=tests/browser tests notebooks
+
+# Checks the full-budget book in Debian's Chromium; screenshots land in _build/screenshots.
+browser-test: book
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium (needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/python -m pytest -p no:cacheprovider tests/browser
 
 clean:
 	rm -rf _build

@@ -1,5 +1,6 @@
 """Build the book strictly (warnings are errors) in smoke mode and check what a reader gets."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,3 +47,30 @@ def test_maths_figures_and_citations_render(build):
     assert page.count("<img") >= 3 and "figure" in page
     assert "Elman" in page, "citations should resolve to author names"
     assert "{glue" not in page and "{cite" not in page
+
+
+def test_no_page_loads_anything_from_another_host(build):
+    """Scripts, stylesheets, images and fonts all come from the build: the book works offline."""
+    pattern = re.compile(r"<(script|link|img|source|iframe)\b[^>]*?\b(src|href)=\"(https?:)?//[^\"]+\"[^>]*>")
+    offenders = []
+    for page in HTML.rglob("*.html"):
+        for match in pattern.finditer(page.read_text(errors="replace")):
+            tag = match.group(0)
+            if match.group(1) == "link" and not re.search(r'rel="(stylesheet|preload|icon|modulepreload)', tag):
+                continue  # a link to a paper or a launch service, not a resource the page loads
+            offenders.append(f"{page.relative_to(HTML)}: {tag[:120]}")
+    for css in HTML.joinpath("_static").rglob("*.css"):
+        for url in re.findall(r"url\(\s*['\"]?((?:https?:)?//[^)'\"]+)", css.read_text(errors="replace")):
+            offenders.append(f"{css.relative_to(HTML)}: {url}")
+    assert not offenders, "resources loaded from other hosts:\n" + "\n".join(offenders[:20])
+    assert (HTML / "_static" / "mathjax" / "tex-chtml.js").exists(), "MathJax must be served from the build"
+
+
+def test_every_chapter_page_says_how_long_it_took_to_execute(build):
+    for entry in toc_files():
+        if entry.startswith("notebooks/"):
+            page = (HTML / f"{entry}.html").read_text()
+            assert re.search(r"This chapter executed in [\d.]+ s", page), f"{entry}: no measured run time"
+    intro = (HTML / "book" / "intro.html").read_text()
+    assert "not executed" not in intro and re.search(r"<td><p>[\d.]+ s</p></td>", intro)
+

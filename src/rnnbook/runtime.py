@@ -49,3 +49,11 @@ def environment_report() -> dict[str, str]:
         "torch threads": str(torch.get_num_threads()),
         "budget": "smoke (RNNBOOK_SMOKE=1)" if smoke_mode() else "full",
     }
+
+
+def print_environment() -> None:
+    """Print `environment_report()` as aligned lines: the first thing every chapter shows."""
+    report = environment_report()
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        print(f"{key:>{width}}: {value}")

@@ -1,0 +1,104 @@
+"""Sphinx extension of Memory Machines: measured run times on the pages, and small page fixes.
+
+- Every executed notebook page gets a line under its title saying how long it took to execute
+  when the book was built (jupyter-cache's record of the run), never a number typed by hand.
+- The role {chapter-runtime}`notebooks/NN_name` writes that time anywhere, e.g. in the chapter map.
+- A solution's title holds a link to its exercise; a click on it made sphinx-togglebutton throw
+  (static/course.js keeps the link a plain link).
+- sphinx-thebe registers its configuration script twice under Jupyter Book 1, which throws
+  "Identifier 'THEBE_JS_URL' has already been declared" in the browser: keep one copy.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from docutils import nodes
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxRole
+
+
+class runtime_ref(nodes.Inline, nodes.TextElement):
+    """Placeholder for a notebook's execution time, filled in once every page has been read."""
+
+
+class ChapterRuntimeRole(SphinxRole):
+    def run(self):
+        node = runtime_ref(self.text, "", target=self.text.strip().lstrip("/"))
+        return [node], []
+
+
+def _runtime(env, docname: str) -> float | None:
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    try:
+        data = NbMetadataCollector.get_exec_data(env, docname)
+    except KeyError:
+        return None
+    if not data or not data.get("succeeded", True):
+        return None
+    return float(data["runtime"]) if data.get("runtime") is not None else None
+
+
+def format_seconds(seconds: float) -> str:
+    """'0.8 s', '42 s', '1 min 30 s'."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def _budget() -> str:
+    return "smoke-test budget" if os.environ.get("RNNBOOK_SMOKE", "") == "1" else "full budget"
+
+
+def fill_runtimes(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    env = app.env
+    for node in list(doctree.findall(runtime_ref)):
+        target = node["target"]
+        if target not in env.all_docs:
+            raise ValueError(f"{docname}: chapter-runtime names {target!r}, which is not a page of the book")
+        seconds = _runtime(env, target)
+        node.replace_self(nodes.Text(format_seconds(seconds) if seconds is not None else "not executed"))
+    seconds = _runtime(env, docname)
+    if seconds is None:
+        return
+    title = next(iter(doctree.findall(nodes.title)), None)
+    if title is None:
+        return
+    para = nodes.paragraph(classes=["chapter-runtime"])
+    para += nodes.emphasis(text=(f"This chapter executed in {format_seconds(seconds)} when this copy of "
+                                 f"the book was built ({os.cpu_count()} CPU cores, {_budget()})."))
+    section = title.parent
+    section.insert(section.index(title) + 1, para)
+
+
+def dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for script in scripts:
+        # the two copies differ only in how "no file" is spelt ('' or None)
+        key = (getattr(script, "filename", str(script)) or "", getattr(script, "attributes", {}).get("body"))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(script)
+    scripts[:] = kept
+
+
+def add_static(app: Sphinx) -> None:
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", add_static)
+    app.add_js_file("course.js")
+    app.add_node(runtime_ref)
+    app.add_role("chapter-runtime", ChapterRuntimeRole())
+    app.connect("doctree-resolved", fill_runtimes)
+    app.connect("html-page-context", dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
