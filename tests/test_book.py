@@ -74,3 +74,27 @@ def test_every_chapter_page_says_how_long_it_took_to_execute(build):
     intro = (HTML / "book" / "intro.html").read_text()
     assert "not executed" not in intro and re.search(r"<td><p>[\d.]+ s</p></td>", intro)
 
+
+
+def content_images(page_html: str) -> list[str]:
+    """The <img> tags of a page's own content (not the theme's logos and buttons)."""
+    return [img for img in re.findall(r"<img\b[^>]*>", page_html) if "_static/" not in img]
+
+
+def test_every_figure_has_alt_text_and_a_caption(build):
+    for page in HTML.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        for img in content_images(text):
+            alt = re.search(r'alt="([^"]*)"', img)
+            src = re.search(r'src="([^"]*)"', img)
+            assert alt and alt.group(1).strip() and not alt.group(1).endswith(src.group(1).rsplit("/", 1)[-1]), (
+                f"{page.relative_to(HTML)}: an image without alt text (use :alt: in the glue:figure): {img[:100]}")
+        n_images = len(content_images(text))
+        n_captions = text.count("<figcaption")
+        assert n_captions >= n_images, f"{page.relative_to(HTML)}: {n_images} figures but {n_captions} captions"
+
+
+def test_progress_bars_leave_no_garbage_in_the_book(build):
+    for page in HTML.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        assert not re.search(r"\d+%\|[^|]*\|\s*\d+/\d+", text), f"{page.relative_to(HTML)}: a progress bar was rendered"
