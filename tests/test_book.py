@@ -98,3 +98,13 @@ def test_progress_bars_leave_no_garbage_in_the_book(build):
     for page in HTML.rglob("*.html"):
         text = page.read_text(errors="replace")
         assert not re.search(r"\d+%\|[^|]*\|\s*\d+/\d+", text), f"{page.relative_to(HTML)}: a progress bar was rendered"
+
+
+def test_chapter_pages_offer_colab_binder_and_a_notebook_download(build):
+    for entry in toc_files():
+        if entry.startswith("notebooks/"):
+            page = (HTML / f"{entry}.html").read_text()
+            name = entry.split("/")[-1]
+            assert f"colab.research.google.com/github/" in page and f"{name}.ipynb" in page, f"{entry}: no Colab button"
+            assert "mybinder.org/v2/gh/" in page, f"{entry}: no Binder button"
+            assert f'href="../_sources/notebooks/{name}.ipynb"' in page, f"{entry}: no .ipynb download"

@@ -113,3 +113,16 @@ def test_every_solution_block_is_labelled_and_collapsed(path):
         if cell["cell_type"] == "markdown" and "{solution-start}" in text:
             assert re.search(r":label:\s*sol-\S+", text), f"{path.name}: solution without `:label: sol-...`"
             assert ":class: dropdown" in text, f"{path.name}: solutions must be collapsed (:class: dropdown)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_widgets_are_hidden_in_the_book_and_have_a_static_figure(path):
+    # A widget is dead in the rendered book: its output is removed there, and the page shows a
+    # figure drawn by the same code instead.
+    nb = load(path)
+    widget_cells = [c for c in code_cells(nb) if re.search(r"\binteract(ive)?\(|widgets\.\w+\(", source(c))]
+    for cell in widget_cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        assert {"remove-output", "remove-cell"} & set(tags), f"{path.name}: widget cell not tagged remove-output"
+    if widget_cells:
+        assert any("{glue:figure}" in source(c) for c in nb["cells"]), f"{path.name}: widgets without a static figure"

@@ -181,3 +181,14 @@ def test_chapter_pages_have_solutions_when_they_have_exercises():
         html = path.read_text()
         if "exercise admonition" in html:
             assert "solution dropdown" in html, f"{path.name}: exercises without collapsed solutions"
+
+
+def test_search_works_offline(browser):
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto((HTML / "search.html").as_uri() + "?q=recurrent")
+    page.wait_for_selector("#search-results li", timeout=20000)
+    hits = page.locator("#search-results li").count()
+    page.close()
+    assert hits >= 1 and not errors, f"search found {hits} pages; errors: {errors}"
