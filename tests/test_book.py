@@ -108,3 +108,14 @@ def test_chapter_pages_offer_colab_binder_and_a_notebook_download(build):
             assert f"colab.research.google.com/github/" in page and f"{name}.ipynb" in page, f"{entry}: no Colab button"
             assert "mybinder.org/v2/gh/" in page, f"{entry}: no Binder button"
             assert f'href="../_sources/notebooks/{name}.ipynb"' in page, f"{entry}: no .ipynb download"
+
+
+def test_chapter_numbers_in_the_book_match_the_notebook_numbers(build):
+    for entry in toc_files():
+        if entry.startswith("notebooks/"):
+            page = (HTML / f"{entry}.html").read_text()
+            number = int(entry.split("/")[-1][:2])
+            heading = re.search(r'<h1><span class="section-number">(\d+)\. </span>', page)
+            assert heading and int(heading.group(1)) == number, f"{entry}: the page is not numbered {number}"
+            for label in re.findall(r"Exercise (\d+)\.\d+", page):
+                assert int(label) == number, f"{entry}: exercise numbered in chapter {label}"

@@ -5,6 +5,8 @@
 - The role {chapter-runtime}`notebooks/NN_name` writes that time anywhere, e.g. in the chapter map.
 - A solution's title holds a link to its exercise; a click on it made sphinx-togglebutton throw
   (static/course.js keeps the link a plain link).
+- The chapters are numbered from 0, like their notebooks (00_..., 01_...), so Sphinx's section,
+  figure and exercise numbers (which start at 1) are shifted down by one.
 - sphinx-thebe registers its configuration script twice under Jupyter Book 1, which throws
   "Identifier 'THEBE_JS_URL' has already been declared" in the browser: keep one copy.
 """
@@ -90,6 +92,27 @@ def dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> Non
     scripts[:] = kept
 
 
+def number_chapters_from_zero(app: Sphinx, env) -> list[str]:
+    # Runs after Sphinx (and sphinx-multitoc-numbering) have numbered everything afresh from 1,
+    # which they do on every build, so shifting once per build is right.
+    def shift(number):
+        return (number[0] - 1, *number[1:]) if number else number
+
+    changed = []
+    for docname, anchors in env.toc_secnumbers.items():
+        if anchors:
+            env.toc_secnumbers[docname] = {a: shift(n) for a, n in anchors.items()}
+            changed.append(docname)
+    for figtypes in env.toc_fignumbers.values():
+        for figtype, numbers in figtypes.items():
+            figtypes[figtype] = {k: shift(n) if len(n) > 1 else n for k, n in numbers.items()}
+    for toc in env.tocs.values():  # the navigation is drawn from these
+        for node in toc.findall(nodes.Element):
+            if node.get("secnumber"):
+                node["secnumber"] = shift(tuple(node["secnumber"]))
+    return changed
+
+
 def add_static(app: Sphinx) -> None:
     app.config.html_static_path.append(str(Path(__file__).parent / "static"))
 
@@ -100,5 +123,6 @@ def setup(app: Sphinx) -> dict:
     app.add_node(runtime_ref)
     app.add_role("chapter-runtime", ChapterRuntimeRole())
     app.connect("doctree-resolved", fill_runtimes)
+    app.connect("env-get-updated", number_chapters_from_zero, priority=900)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
