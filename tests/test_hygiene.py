@@ -126,3 +126,11 @@ def test_widgets_are_hidden_in_the_book_and_have_a_static_figure(path):
         assert {"remove-output", "remove-cell"} & set(tags), f"{path.name}: widget cell not tagged remove-output"
     if widget_cells:
         assert any("{glue:figure}" in source(c) for c in nb["cells"]), f"{path.name}: widgets without a static figure"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_code_lines_fit_the_book_column(path):
+    # The rendered book's code column shows about 88 characters before it scrolls sideways.
+    long = [(len(line), line) for cell in code_cells(load(path)) for line in source(cell).splitlines()
+            if len(line) > 88]
+    assert not long, f"{path.name}: code lines longer than 88 characters: {long[:3]}"
