@@ -160,3 +160,108 @@ def bptt_batches(batched: np.ndarray, seq_len: int) -> Iterator[tuple[np.ndarray
     for start in range(0, batched.shape[0] - 1, seq_len):
         t = min(seq_len, batched.shape[0] - 1 - start)
         yield batched[start: start + t], batched[start + 1: start + 1 + t]
+
+
+def recall_task(n_sequences: int, lag: int, n_keys: int = 4, n_noise: int = 4,
+                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A long-dependency task: recall the key token seen `lag` steps before the query token.
+
+    Each sequence is `[key, noise x (lag - 1), query]` (length lag + 1): a key drawn from
+    `0..n_keys-1` ("Jane walked into the room"), `lag - 1` distractors from
+    `n_keys..n_keys+n_noise-1` ("... it was late in the day ..."), then the query symbol
+    `n_keys + n_noise` ("Jane said hi to ___"). The target is the key, so a model reading
+    left to right must carry it over `lag` steps. Vocabulary size is `n_keys + n_noise + 1`.
+    Returns `(tokens (N, lag + 1) int64, targets (N,) int64)`.
+    """
+    if n_sequences < 1:
+        raise ValueError(f"n_sequences must be positive, got {n_sequences}")
+    if lag < 1:
+        raise ValueError(f"lag must be at least 1 (the query directly after the key), got {lag}")
+    if n_keys < 2:
+        raise ValueError(f"n_keys must be at least 2 for the task to need a memory, got {n_keys}")
+    if n_noise < 1:
+        raise ValueError(f"n_noise must be at least 1, got {n_noise}")
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, n_keys, size=n_sequences)
+    noise = rng.integers(n_keys, n_keys + n_noise, size=(n_sequences, lag - 1))
+    query = np.full((n_sequences, 1), n_keys + n_noise)
+    tokens = np.concatenate([keys[:, None], noise, query], axis=1).astype(np.int64)
+    return tokens, keys.astype(np.int64)
+
+
+# ---- Long-range synthetic tasks (chapters 5 and 6) -------------------------------------------
+
+def _check_count(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def adding_problem(n_sequences: int, length: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The adding problem: sum the two numbers marked in a long sequence of random numbers.
+
+    Each step carries two features: a value drawn uniformly from [0, 1) and a marker that is 1 at
+    exactly two steps, one in each half of the sequence, and 0 elsewhere. The target is the sum of
+    the two marked values. Always answering 1 has mean squared error 1/6 (the variance of the sum):
+    the baseline a model must beat. Returns `(x (N, length, 2) float32, y (N,) float32)`.
+    """
+    n_sequences = _check_count(n_sequences, "n_sequences")
+    length = _check_count(length, "length", 2)
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n_sequences, length, 2), dtype=np.float32)
+    x[:, :, 0] = rng.random((n_sequences, length))
+    half = length // 2
+    first = rng.integers(0, half, size=n_sequences)
+    second = rng.integers(half, length, size=n_sequences)
+    rows = np.arange(n_sequences)
+    x[rows, first, 1] = 1.0
+    x[rows, second, 1] = 1.0
+    y = (x[rows, first, 0] + x[rows, second, 0]).astype(np.float32)
+    return x, y
+
+
+def copy_task(n_sequences: int, n_copy: int, delay: int, n_symbols: int = 8,
+              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The copy task: read `n_copy` symbols, wait `delay` steps, then write them out in order.
+
+    Inputs are `n_copy` symbols from `0..n_symbols-1`, then `delay` blanks (symbol `n_symbols`)
+    of which the last is replaced by a go marker (`n_symbols + 1`), then `n_copy` blanks; the
+    sequence length is `2 * n_copy + delay`. Targets are blanks except at the last `n_copy` steps,
+    which hold the symbols read at the start. Vocabulary size is `n_symbols + 2`.
+    Returns `(tokens (N, L) int64, targets (N, L) int64)`.
+    """
+    n_sequences = _check_count(n_sequences, "n_sequences")
+    n_copy = _check_count(n_copy, "n_copy")
+    delay = _check_count(delay, "delay")
+    n_symbols = _check_count(n_symbols, "n_symbols", 2)
+    rng = np.random.default_rng(seed)
+    length = 2 * n_copy + delay
+    symbols = rng.integers(0, n_symbols, size=(n_sequences, n_copy))
+    tokens = np.full((n_sequences, length), n_symbols, dtype=np.int64)
+    tokens[:, :n_copy] = symbols
+    tokens[:, n_copy + delay - 1] = n_symbols + 1
+    targets = np.full((n_sequences, length), n_symbols, dtype=np.int64)
+    targets[:, -n_copy:] = symbols
+    return tokens, targets
+
+
+def lookahead_labels(n_sequences: int, length: int, shift: int, n_symbols: int = 4,
+                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A labelling task whose answers lie in the future: label step t with the symbol at t + shift.
+
+    Tokens are uniform over `0..n_symbols-1`; the label of step t is `tokens[t + shift]`, or the
+    extra class `n_symbols` ("end") for the last `shift` steps. A left-to-right model cannot beat
+    chance (1 / n_symbols) on most steps; a bidirectional one can.
+    Returns `(tokens (N, length) int64, labels (N, length) int64)`.
+    """
+    n_sequences = _check_count(n_sequences, "n_sequences")
+    length = _check_count(length, "length")
+    shift = _check_count(shift, "shift")
+    n_symbols = _check_count(n_symbols, "n_symbols", 2)
+    if shift >= length:
+        raise ValueError(f"shift={shift} must be smaller than length={length}")
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, n_symbols, size=(n_sequences, length)).astype(np.int64)
+    labels = np.full_like(tokens, n_symbols)
+    labels[:, :-shift] = tokens[:, shift:]
+    return tokens, labels

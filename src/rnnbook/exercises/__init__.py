@@ -7,6 +7,14 @@ Each chapter's checkers live in their own module (`ch00`, `ch01`, ...) and are r
 """
 from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
 from .ch00 import check_one_hot, check_pad_with_mask
+from .ch01 import check_ar_design, check_backtrack, check_forward, check_kalman_update, check_maxplus_matmul
+from .ch02 import check_greedy_generate, check_perplexity, check_rnn_forward, check_rnn_step
+from .ch03 import check_hidden_delta, check_numerical_gradient, check_rnn_backward, check_tbptt_windows
+from .ch04 import check_clip_by_global_norm, check_jacobian_norm, check_orthogonal_from, check_spectral_radius
 
 __all__ = ["Case", "Score", "compare_arrays", "fresh_seed", "run_checks",
            "check_one_hot", "check_pad_with_mask"]
+__all__ += ["check_ar_design", "check_kalman_update", "check_forward", "check_backtrack", "check_maxplus_matmul"]
+__all__ += ["check_rnn_step", "check_rnn_forward", "check_perplexity", "check_greedy_generate"]
+__all__ += ["check_hidden_delta", "check_numerical_gradient", "check_rnn_backward", "check_tbptt_windows"]
+__all__ += ["check_spectral_radius", "check_jacobian_norm", "check_clip_by_global_norm", "check_orthogonal_from"]

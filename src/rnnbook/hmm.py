@@ -1,0 +1,361 @@
+"""Discrete hidden Markov models: sampling, forward–backward, Viterbi and Baum–Welch.
+
+Every recursion over time is written as a product of small matrices in a semiring — ordinary
+(+, ×) with rescaling for the forward and backward passes, (max, +) for Viterbi, function
+composition for Viterbi's back-tracking — and evaluated by a log-depth scan (`scan`), so that
+a sequence of 100,000 steps costs about 17 rounds of vectorised NumPy work instead of 100,000
+Python iterations.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+_ROW_TOL = 1e-8
+
+# An element of a semigroup is a tuple of arrays sharing their LAST (batch) axis: with a few
+# states, "structure of arrays" makes every operation a handful of contiguous vector operations.
+Elem = tuple
+
+
+def _take(elem: Elem, index) -> Elem:
+    # Contiguous copies: arithmetic on every-other-column views is ~10x slower than the copy.
+    return tuple(np.ascontiguousarray(a[..., index]) for a in elem)
+
+
+def _concat(first: Elem, second: Elem) -> Elem:
+    return tuple(np.concatenate([a, b], axis=-1) for a, b in zip(first, second))
+
+
+def scan(v0: Elem, mats: Elem, mul: Callable[[Elem, Elem], Elem],
+         act: Callable[[Elem, Elem], Elem]) -> Elem:
+    """All prefixes v0·M1, v0·M1·M2, ..., v0·M1···Mn for an associative `mul`, in log depth.
+
+    Arrays carry the batch on their last axis: `v0` holds one vector (batch of length 1),
+    `mats` holds n matrices; `mul(A, B)` is the batched product A·B and `act(v, M)` the batched
+    vector–matrix product v·M. The recursion multiplies neighbours in pairs, solves the
+    half-length problem, then fills in every other prefix with one more batched product:
+    about 2n products in total, log2(n) levels deep.
+    """
+    n = mats[0].shape[-1]
+    if n == 1:
+        return act(v0, mats)
+    pairs = mul(_take(mats, slice(0, n - 1, 2)), _take(mats, slice(1, n, 2)))
+    at_even = scan(v0, pairs, mul, act)                  # prefixes ending at M2, M4, ...
+    n_odd = (n + 1) // 2
+    before_odd = _concat(v0, _take(at_even, slice(0, n_odd - 1)))
+    at_odd = act(before_odd, _take(mats, slice(0, n, 2)))   # prefixes ending at M1, M3, ...
+    return tuple(_interleave(a, b) for a, b in zip(at_odd, at_even))
+
+
+def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # a[..., 0], b[..., 0], a[..., 1], b[..., 1], ... (a may be one longer than b)
+    m = b.shape[-1]
+    out = np.stack([a[..., :m], b], axis=-1).reshape(a.shape[:-1] + (2 * m,))
+    return np.concatenate([out, a[..., m:]], axis=-1) if a.shape[-1] > m else out
+
+
+def reduce(mats: Elem, mul: Callable[[Elem, Elem], Elem]) -> Elem:
+    """The product M1·M2···Mn of n matrices as one element, by pairwise (tree) multiplication."""
+    while mats[0].shape[-1] > 1:
+        n = mats[0].shape[-1]
+        paired = mul(_take(mats, slice(0, n - 1, 2)), _take(mats, slice(1, n, 2)))
+        mats = _concat(paired, _take(mats, slice(n - 1, n))) if n % 2 else paired
+    return mats
+
+
+# --- the (max, +) semiring ------------------------------------------------------------------
+
+def maxplus_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """(max, +) matrix product: C[..., i, j] = max_k A[..., i, k] + B[..., k, j]."""
+    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
+    if A.shape[-1] != B.shape[-2]:
+        raise ValueError(f"A has {A.shape[-1]} columns but B has {B.shape[-2]} rows; they must match")
+    return (A[..., :, :, None] + B[..., None, :, :]).max(axis=-2)
+
+
+def _mp_mul(a: Elem, b: Elem) -> Elem:
+    A, B = a[0], b[0]                                    # (K, K, n) each
+    C = A[:, 0, None] + B[None, 0]
+    for k in range(1, A.shape[1]):
+        np.maximum(C, A[:, k, None] + B[None, k], out=C)
+    return (C,)
+
+
+def _mp_act(v: Elem, m: Elem) -> Elem:
+    x, M = v[0], m[0]                                    # (K, n), (K, K, n)
+    u = x[0] + M[0]
+    for k in range(1, len(x)):
+        np.maximum(u, x[k] + M[k], out=u)
+    return (u,)
+
+
+# --- the (+, ×) semiring with rescaling: (matrix with largest entry 1, log of its scale) ------
+
+def _safe_log(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(x)
+
+
+def _max_leading(C: np.ndarray) -> np.ndarray:
+    # max over all but the last axis; NumPy's multi-axis max is ~50x slower on this layout
+    return C.reshape(-1, C.shape[-1]).max(axis=0)
+
+
+def _rescale(C: np.ndarray, log_scale: np.ndarray, size: np.ndarray) -> Elem:
+    # A zero product (an impossible sequence) keeps scale 0, i.e. log scale -inf, and no NaN.
+    safe = np.where(size > 0, size, 1.0)
+    return C / safe, log_scale + _safe_log(size)
+
+
+def _sp_mul(a: Elem, b: Elem) -> Elem:
+    A, B = a[0], b[0]
+    C = A[:, 0, None] * B[None, 0]
+    for k in range(1, A.shape[1]):
+        C += A[:, k, None] * B[None, k]
+    return _rescale(C, a[1] + b[1], _max_leading(C))
+
+
+def _sp_act(v: Elem, m: Elem) -> Elem:
+    x, M = v[0], m[0]
+    u = x[0] * M[0]
+    for k in range(1, len(x)):
+        u += x[k] * M[k]
+    return _rescale(u, v[1] + m[1], u.sum(axis=0))     # vectors are kept summing to 1
+
+
+def _sp_matrices(M: np.ndarray) -> Elem:
+    return _rescale(M, np.zeros(M.shape[-1]), _max_leading(M))
+
+
+def _sp_vector(v: np.ndarray) -> Elem:
+    return _rescale(v[:, None], np.zeros(1), np.array([v.sum()]))
+
+
+# --- composition of maps {0..K-1} -> {0..K-1}, for back-tracking ------------------------------
+
+def _compose(f: Elem, g: Elem) -> Elem:
+    # "first f, then g": x -> g[f[x]], batched over the last axis.
+    F, G = f[0], g[0]
+    return (G[F, np.arange(F.shape[-1])],)
+
+
+def _apply(s: Elem, f: Elem) -> Elem:
+    return (f[0][s[0], np.arange(len(s[0]))],)
+
+
+def backtrack(backpointers: np.ndarray, last_state: int) -> np.ndarray:
+    """Viterbi path from back-pointers psi (T, K), psi[t, j] = best state at t-1 given j at t."""
+    psi = np.asarray(backpointers, dtype=np.int64)
+    return _backtrack(np.ascontiguousarray(psi[1:].T), int(last_state))
+
+
+def _backtrack(psi: np.ndarray, last_state: int) -> np.ndarray:
+    # psi: (K, T-1), column t-1 maps the state at t to the best state at t-1.
+    T = psi.shape[1] + 1
+    path = np.empty(T, dtype=np.int64)
+    path[-1] = last_state
+    if T > 1:
+        # s_{t-1} = psi[s_t, t-1]: apply the maps from the last one back, by a composition scan.
+        start = (np.array([last_state], dtype=np.int64),)
+        path[:-1] = scan(start, (psi[:, ::-1],), _compose, _apply)[0][::-1]
+    return path
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+def _stochastic(name: str, value, ndim: int) -> np.ndarray:
+    arr = np.array(value, dtype=np.float64)
+    if arr.ndim != ndim:
+        what = "a vector" if ndim == 1 else "a matrix"
+        raise ValueError(f"{name} must be {what} of probabilities, got an array of shape {arr.shape}")
+    rows = arr.reshape(-1, arr.shape[-1])
+    for i, row in enumerate(rows):
+        where = name if ndim == 1 else f"{name} row {i}"
+        if not np.all(np.isfinite(row)) or np.any(row < 0):
+            raise ValueError(f"{where} has a negative or non-finite entry ({row.tolist()}); "
+                             "probabilities must be non-negative numbers")
+        if abs(row.sum() - 1.0) > _ROW_TOL:
+            raise ValueError(f"{where} sums to {row.sum():.12g}; it must sum to 1 (within "
+                             f"{_ROW_TOL:g}) — divide it by its sum")
+    return arr
+
+
+def _symbols(obs, n_symbols: int) -> np.ndarray:
+    arr = np.asarray(obs)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"obs must be a non-empty 1-D array of symbol indices, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise ValueError(f"obs must hold integer symbol indices, got dtype {arr.dtype}")
+    bad = np.flatnonzero((arr < 0) | (arr >= n_symbols))
+    if bad.size:
+        raise ValueError(f"obs[{bad[0]}] = {arr[bad[0]]} is not a symbol of this HMM; "
+                         f"symbols are 0..{n_symbols - 1}")
+    return arr.astype(np.int64)
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Passes:
+    log_alpha: np.ndarray       # (T, K) log P(o_1..o_t, s_t = k)
+    alpha: np.ndarray           # (T, K) the same, normalised to sum 1 per step
+    beta: np.ndarray            # (T, K) backward messages, normalised to sum 1 per step
+    loglik: float
+
+
+class DiscreteHMM:
+    """A hidden Markov model with K hidden states and M discrete output symbols."""
+
+    def __init__(self, startprob, transmat, emissionprob):
+        self.startprob = _stochastic("startprob", startprob, 1)
+        self.transmat = _stochastic("transmat", transmat, 2)
+        self.emissionprob = _stochastic("emissionprob", emissionprob, 2)
+        K = len(self.startprob)
+        if self.transmat.shape != (K, K):
+            raise ValueError(f"transmat must have shape ({K}, {K}) to match startprob, "
+                             f"got {self.transmat.shape}")
+        if self.emissionprob.shape[0] != K:
+            raise ValueError(f"emissionprob must have {K} rows (one per state), "
+                             f"got shape {self.emissionprob.shape}")
+        self.n_states, self.n_symbols = K, self.emissionprob.shape[1]
+        self.log_startprob = _safe_log(self.startprob)
+        self.log_transmat = _safe_log(self.transmat)
+        self.log_emissionprob = _safe_log(self.emissionprob)
+
+    def __repr__(self) -> str:
+        return f"DiscreteHMM(n_states={self.n_states}, n_symbols={self.n_symbols})"
+
+    def sample(self, T: int, seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Draw (states, obs), two integer arrays of length T."""
+        if int(T) < 1:
+            raise ValueError(f"T must be a positive number of steps, got {T}")
+        rng = np.random.default_rng(seed)
+        u = rng.random((int(T), 2))
+        cum_A, cum_B = np.cumsum(self.transmat, 1), np.cumsum(self.emissionprob, 1)
+        states = np.empty(int(T), dtype=np.int64)
+        s = min(int(np.searchsorted(np.cumsum(self.startprob), u[0, 0], side="right")),
+                self.n_states - 1)
+        for t in range(int(T)):     # sampling is sequential by nature; T is modest in practice
+            if t:
+                s = min(int(np.searchsorted(cum_A[s], u[t, 0], side="right")), self.n_states - 1)
+            states[t] = s
+        obs = (u[:, 1, None] > cum_B[states]).sum(1)
+        return states, np.minimum(obs, self.n_symbols - 1)
+
+    def _matrices(self, obs: np.ndarray) -> np.ndarray:
+        # M[i, j, t-2] = P(s_t = j | s_{t-1} = i) P(o_t | s_t = j) for t = 2..T: shape (K, K, T-1).
+        # M_t depends on t only through o_t: gather from the K x K x M table of the M symbols.
+        table = self.transmat[:, :, None] * self.emissionprob[None, :, :]
+        return np.take(table, obs[1:], axis=2)          # C-ordered, unlike table[:, :, obs]
+
+    def _passes(self, obs: np.ndarray) -> _Passes:
+        obs = _symbols(obs, self.n_symbols)
+        v0 = _sp_vector(self.startprob * self.emissionprob[:, obs[0]])
+        alpha, log_c = v0
+        if len(obs) > 1:
+            M = self._matrices(obs)
+            rest = scan(v0, _sp_matrices(M), _sp_mul, _sp_act)
+            alpha = np.concatenate([alpha, rest[0]], axis=1)
+            log_c = np.concatenate([log_c, rest[1]])
+            # backward: beta_t = M_{t+1} ... M_T 1, a prefix scan over the reversed transposes
+            ones = _sp_vector(np.ones(self.n_states))
+            back = scan(ones, _sp_matrices(M[:, :, ::-1].transpose(1, 0, 2)), _sp_mul, _sp_act)[0]
+            beta = np.concatenate([back[:, ::-1], ones[0]], axis=1)
+        else:
+            beta = np.full((self.n_states, 1), 1.0 / self.n_states)
+        alpha, beta = alpha.T, beta.T
+        with np.errstate(divide="ignore"):
+            log_alpha = np.log(alpha) + log_c[:, None]
+        return _Passes(log_alpha, alpha, beta, float(log_c[-1]))
+
+    def log_forward(self, obs) -> np.ndarray:
+        """log alpha (T, K): log P(o_1..o_t, s_t = k), -inf where impossible."""
+        return self._passes(obs).log_alpha
+
+    def log_likelihood(self, obs) -> float:
+        """log P(obs), by the forward recursion evaluated as a tree of matrix products."""
+        obs = _symbols(obs, self.n_symbols)
+        v = _sp_vector(self.startprob * self.emissionprob[:, obs[0]])
+        if len(obs) > 1:
+            v = _sp_act(v, reduce(_sp_matrices(self._matrices(obs)), _sp_mul))
+        return float(v[1][0])
+
+    def posterior(self, obs) -> np.ndarray:
+        """P(s_t = k | obs) as a (T, K) array whose rows sum to 1."""
+        p = self._passes(obs)
+        if not np.isfinite(p.loglik):
+            raise ValueError("obs has probability zero under this HMM, so its posterior is undefined")
+        g = p.alpha * p.beta
+        return g / g.sum(axis=1, keepdims=True)
+
+    def viterbi(self, obs) -> tuple[np.ndarray, float]:
+        """Most probable state path and its log joint probability log P(path, obs)."""
+        obs = _symbols(obs, self.n_symbols)
+        delta0 = (self.log_startprob + self.log_emissionprob[:, obs[0]])[:, None]
+        if len(obs) == 1:
+            return np.array([int(np.argmax(delta0[:, 0]))]), float(delta0.max())
+        M = np.take(self.log_transmat[:, :, None] + self.log_emissionprob[None], obs[1:], axis=2)
+        delta = np.concatenate([delta0, scan((delta0,), (M,), _mp_mul, _mp_act)[0]], axis=1)
+        # psi[j, t-1] = argmax_i delta[i, t-1] + log A[i, j], all t at once (first i wins ties)
+        prev = delta[:, :-1]
+        best = prev[0][None, :] + self.log_transmat[0][:, None]          # (K, T-1)
+        psi = np.zeros(best.shape, dtype=np.int64)
+        for i in range(1, self.n_states):
+            cand = prev[i][None, :] + self.log_transmat[i][:, None]
+            better = cand > best
+            np.copyto(best, cand, where=better)
+            psi[better] = i
+        last = int(np.argmax(delta[:, -1]))
+        return _backtrack(psi, last), float(delta[last, -1])
+
+    def fit(self, obs, n_iter: int = 100, tol: float = 1e-6) -> tuple["DiscreteHMM", np.ndarray]:
+        """Baum–Welch (EM) from this model's parameters; returns the fitted model and the history.
+
+        history[k] is the log-likelihood after k updates, so history[-1] is the returned model's;
+        it stops when an update gains less than `tol`.
+        """
+        obs = _symbols(obs, self.n_symbols)
+        if len(obs) < 2:
+            raise ValueError("obs must have at least 2 steps to estimate transitions")
+        model, history = self, []
+        for it in range(int(n_iter) + 1):
+            p = model._passes(obs)
+            history.append(p.loglik)
+            if not np.isfinite(p.loglik):
+                raise ValueError("obs has probability zero under the starting model; "
+                                 "start from parameters without zeros")
+            if it == n_iter or (it > 0 and history[-1] - history[-2] < tol):
+                break
+            model = model._m_step(obs, p)
+        return model, np.array(history)
+
+    def _m_step(self, obs: np.ndarray, p: _Passes) -> "DiscreteHMM":
+        gamma = p.alpha * p.beta
+        gamma /= gamma.sum(axis=1, keepdims=True)
+        b = self.emissionprob[:, obs[1:]].T
+        xi = p.alpha[:-1, :, None] * self.transmat[None] * (b * p.beta[1:])[:, None, :]
+        xi /= xi.sum(axis=(1, 2), keepdims=True)
+        counts = xi.sum(axis=0)
+        emit = np.stack([np.bincount(obs, weights=gamma[:, k], minlength=self.n_symbols)
+                         for k in range(self.n_states)])
+        # A state that is never visited keeps its old row rather than dividing by zero.
+        trans = np.where(counts.sum(1, keepdims=True) > 0,
+                         counts / np.maximum(counts.sum(1, keepdims=True), 1e-300), self.transmat)
+        emis = np.where(emit.sum(1, keepdims=True) > 0,
+                        emit / np.maximum(emit.sum(1, keepdims=True), 1e-300), self.emissionprob)
+        start = gamma[0]
+        return DiscreteHMM(start / start.sum(), trans / trans.sum(1, keepdims=True),
+                           emis / emis.sum(1, keepdims=True))
+
+
+def casino() -> DiscreteHMM:
+    """The dishonest casino: a fair die and a loaded die (six with probability 1/2)."""
+    fair, loaded = np.full(6, 1 / 6), np.array([0.1] * 5 + [0.5])
+    return DiscreteHMM(np.array([0.5, 0.5]), np.array([[0.95, 0.05], [0.10, 0.90]]),
+                       np.stack([fair, loaded]))

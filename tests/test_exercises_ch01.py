@@ -1,0 +1,119 @@
+"""Chapter 1's checkers: full marks for the reference, feedback (never a crash) for wrong answers."""
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from rnnbook import ar, exercises, hmm, kalman
+
+
+def not_attempted(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def forward_reference(startprob, transmat, emissionprob, obs):
+    return hmm.DiscreteHMM(startprob, transmat, emissionprob).log_forward(obs)
+
+
+def forward_unscaled(startprob, transmat, emissionprob, obs):
+    """Right recursion in probabilities: underflows on long sequences."""
+    alpha = startprob * emissionprob[:, obs[0]]
+    out = [alpha]
+    for o in obs[1:]:
+        alpha = (alpha @ transmat) * emissionprob[:, o]
+        out.append(alpha)
+    with np.errstate(divide="ignore"):
+        return np.log(np.array(out))
+
+
+def forward_logspace(startprob, transmat, emissionprob, obs):
+    """A clean from-scratch log-space answer, written independently of the package."""
+    with np.errstate(divide="ignore"):
+        lA, lB, la = np.log(transmat), np.log(emissionprob), np.log(startprob) + np.log(emissionprob[:, obs[0]])
+    out = [la]
+    for o in obs[1:]:
+        la = logsumexp(la[:, None] + lA, axis=0) + lB[:, o]
+        out.append(la)
+    return np.array(out)
+
+
+def backtrack_loop(psi, last_state):
+    path = [last_state]
+    for t in range(len(psi) - 1, 0, -1):
+        path.append(psi[t, path[-1]])
+    return np.array(path[::-1])
+
+
+def maxplus_loop(A, B):
+    return np.array([[np.max(A[i] + B[:, j]) for j in range(B.shape[1])] for i in range(A.shape[0])])
+
+
+def kalman_textbook(m, P, y, H, R):
+    S = H @ P @ H.T + R
+    K = P @ H.T @ np.linalg.inv(S)
+    return m + K @ (y - H @ m), (np.eye(len(m)) - K @ H) @ P
+
+
+REFERENCES = [
+    (exercises.check_ar_design, ar.ar_design),
+    (exercises.check_kalman_update, kalman.kalman_update),
+    (exercises.check_kalman_update, kalman_textbook),
+    (exercises.check_forward, forward_reference),
+    (exercises.check_forward, forward_logspace),
+    (exercises.check_backtrack, hmm.backtrack),
+    (exercises.check_backtrack, backtrack_loop),
+    (exercises.check_maxplus_matmul, hmm.maxplus_matmul),
+    (exercises.check_maxplus_matmul, maxplus_loop),
+]
+CHECKERS = [exercises.check_ar_design, exercises.check_kalman_update, exercises.check_forward,
+            exercises.check_backtrack, exercises.check_maxplus_matmul]
+
+
+@pytest.mark.parametrize("checker, reference", REFERENCES,
+                         ids=[f"{c.__name__}-{r.__name__}" for c, r in REFERENCES])
+def test_reference_and_independent_correct_answers_earn_full_marks(checker, reference, capsys):
+    with np.errstate(divide="ignore"):
+        for _ in range(5):
+            score = checker(reference, points=2)
+            assert score == 2.0 and score.passed == score.total
+    assert "all correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("checker", CHECKERS, ids=[c.__name__ for c in CHECKERS])
+def test_an_unattempted_exercise_scores_zero_and_says_so(checker, capsys):
+    assert checker(not_attempted) == 0.0
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+WRONG = [
+    (exercises.check_ar_design, "no intercept column", lambda y, p: ar.ar_design(y, p, intercept=False)),
+    (exercises.check_ar_design, "lags in reverse order",
+     lambda y, p: (np.hstack([ar.ar_design(y, p)[0][:, :1], ar.ar_design(y, p)[0][:, :0:-1]]), ar.ar_design(y, p)[1])),
+    (exercises.check_ar_design, "returns only X", lambda y, p: ar.ar_design(y, p)[0]),
+    (exercises.check_kalman_update, "forgets R", lambda m, P, y, H, R: kalman.kalman_update(m, P, y, H, 0 * R + 1e-12 * np.eye(len(R)))),
+    (exercises.check_kalman_update, "covariance not updated", lambda m, P, y, H, R: (kalman.kalman_update(m, P, y, H, R)[0], P)),
+    (exercises.check_kalman_update, "NaN", lambda m, P, y, H, R: (m * np.nan, P)),
+    (exercises.check_forward, "unscaled probabilities", forward_unscaled),
+    (exercises.check_forward, "forgets the emission", lambda s, A, B, o: forward_reference(s, A, np.ones_like(B) / B.shape[1], o)),
+    (exercises.check_forward, "transposed", lambda s, A, B, o: forward_reference(s, A, B, o).T),
+    (exercises.check_backtrack, "forward instead of back", lambda psi, last: np.array([last] + [psi[t, last] for t in range(1, len(psi))])),
+    (exercises.check_backtrack, "float path", lambda psi, last: hmm.backtrack(psi, last).astype(float)),
+    (exercises.check_backtrack, "exception", lambda psi, last: {}["boom"]),
+    (exercises.check_maxplus_matmul, "ordinary matmul", lambda A, B: A @ B),
+    (exercises.check_maxplus_matmul, "min instead of max", lambda A, B: (A[:, :, None] + B[None]).min(1)),
+    (exercises.check_maxplus_matmul, "returns None", lambda A, B: None),
+]
+
+
+@pytest.mark.parametrize("checker, name, wrong", WRONG, ids=[w[1] for w in WRONG])
+def test_typical_wrong_answers_earn_less_and_get_feedback_not_a_crash(checker, name, wrong, capsys):
+    with np.errstate(all="ignore"):
+        score = checker(wrong, points=1)
+    assert 0.0 <= score < 1.0
+    out = capsys.readouterr().out
+    assert "not yet" in out and "check" in out
+
+
+def test_checkers_never_print_the_reference_source(capsys):
+    exercises.check_forward(forward_unscaled, seed=1)
+    out = capsys.readouterr().out
+    assert "def " not in out and "scan(" not in out
