@@ -9,13 +9,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: help venv book test browser-test clean
+.PHONY: help venv book test browser-test clean student grade
 
 help:
 	@echo "make book   build the book at full budget into _build/html (FORCE=1 re-executes every notebook)"
 	@echo "make test   unit tests, notebooks under nbval (smoke budget), strict book build, hygiene"
 	@echo "make browser-test  open every page of the built book in headless Chromium (network blocked)"
 	@echo "make clean  remove _build (keeps .venv)"
+	@echo "make student  nbgrader's student edition into _build/student (notebooks, html), then the leak check"
+	@echo "make grade SUBMISSIONS=dir  grade dir/<student>/<notebook>.ipynb into _build/grades (TIMEOUT=60 MEMORY=4G)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed, found " + sys.version.split()[0] + "; run make PYTHON=python3.11 ...")'
@@ -50,3 +52,18 @@ browser-test: book
 
 clean:
 	rm -rf _build
+
+# The student edition, made by nbgrader: notebooks with the answers removed, the student book built
+# from them (SMOKE=1 for the smoke budget), and a check that no line of an answer is left anywhere.
+student: $(STAMP)
+	RNNBOOK_SMOKE=$(if $(SMOKE),$(SMOKE),0) RNNBOOK_PROGRESS=0 $(BIN)/python -m rnnbook.grading student --out _build/student
+
+# Grades SUBMISSIONS/<student>/<notebook>.ipynb with nbgrader's autograder and the clean-room check;
+# writes _build/grades/{grades,totals,flags}.csv and feedback/<student>/. Runs student code: see
+# book/instructors.md (a container or VM).
+TIMEOUT ?= 60
+MEMORY ?= 4G
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=dir (dir/<student>/<notebook>.ipynb)"; exit 2; }
+	RNNBOOK_SMOKE=1 $(BIN)/python -m rnnbook.grading grade "$(SUBMISSIONS)" --out _build/grades \
+		--timeout $(TIMEOUT) --memory $(MEMORY)

@@ -11,6 +11,8 @@ from .ch01 import check_ar_design, check_backtrack, check_forward, check_kalman_
 from .ch02 import check_greedy_generate, check_perplexity, check_rnn_forward, check_rnn_step
 from .ch03 import check_hidden_delta, check_numerical_gradient, check_rnn_backward, check_tbptt_windows
 from .ch04 import check_clip_by_global_norm, check_jacobian_norm, check_orthogonal_from, check_spectral_radius
+from .ch05 import check_gru_step, check_lstm_step, check_minimal_gru_step, check_param_count
+from .ch06 import check_bidirectional, check_highway_layer, check_mixture_output, check_reverse_padded
 
 __all__ = ["Case", "Score", "compare_arrays", "fresh_seed", "run_checks",
            "check_one_hot", "check_pad_with_mask"]
@@ -18,3 +20,5 @@ __all__ += ["check_ar_design", "check_kalman_update", "check_forward", "check_ba
 __all__ += ["check_rnn_step", "check_rnn_forward", "check_perplexity", "check_greedy_generate"]
 __all__ += ["check_hidden_delta", "check_numerical_gradient", "check_rnn_backward", "check_tbptt_windows"]
 __all__ += ["check_spectral_radius", "check_jacobian_norm", "check_clip_by_global_norm", "check_orthogonal_from"]
+__all__ += ["check_lstm_step", "check_gru_step", "check_minimal_gru_step", "check_param_count"]
+__all__ += ["check_bidirectional", "check_reverse_padded", "check_highway_layer", "check_mixture_output"]

@@ -3,6 +3,12 @@
 A checker never raises on a wrong answer: whatever the reader's code does (wrong shape, NaN,
 an exception, returning None), it prints what went wrong on which input and returns the
 points earned. It reports inputs and mismatching values, never the reference's code.
+
+Hardened against hostile answers: any exception (even a BaseException such as GeneratorExit or
+an exception whose message cannot be printed) becomes feedback, messages are cut to a few
+hundred characters, and only KeyboardInterrupt (how Jupyter stops a cell that ran too long)
+passes through. Code running in the same process can still replace a checker, so graded scores
+are decided outside the student's process (see rnnbook.grading).
 """
 from __future__ import annotations
 
@@ -13,6 +19,22 @@ from typing import Any
 
 import numpy as np
 
+_MAX_MESSAGE = 300  # characters of a reader's exception message or value shown in feedback
+
+
+def _describe(exc: BaseException) -> str:
+    """'TypeName: message', cut short; never raises, whatever the exception's __str__ does."""
+    try:
+        text = str(exc)
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        text = "(the message could not be printed)"
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + " ..."
+    return f"{type(exc).__name__}: {text}"
+
+
+def _short(line: str) -> str:
+    return line if len(line) <= 3 * _MAX_MESSAGE else line[: 3 * _MAX_MESSAGE] + " ..."
 
 
 class Score(float):
@@ -81,6 +103,8 @@ def run_checks(name: str, func: Callable, cases: Sequence[Case],
                compare: Callable[[Any, Any], str | None], points: float = 1.0,
                seed: int | None = None) -> Score:
     """Call `func` on every case, print feedback and return the points earned (partial credit)."""
+    if not cases:
+        raise ValueError(f"run_checks({name!r}): `cases` is empty; a checker needs at least one Case")
     if not callable(func):
         print(f"{name}: expected a function, got {type(func).__name__}. 0/{len(cases)} checks passed.")
         return Score(0.0, 0, len(cases), points)
@@ -93,17 +117,21 @@ def run_checks(name: str, func: Callable, cases: Sequence[Case],
             print(f"{name}: not attempted yet (the function raises NotImplementedError). "
                   f"0/{len(cases)} checks, 0/{points:g} points.")
             return Score(0.0, 0, len(cases), points)
-        except (Exception, SystemExit) as exc:  # noqa: BLE001 - report, never crash
-            failures.append(f"check {i} ({case.description}): raised {type(exc).__name__}: {exc}")
+        except KeyboardInterrupt:  # the cell was interrupted (a time limit): stop, as Jupyter expects
+            raise
+        except BaseException as exc:  # noqa: BLE001 - report, never crash (SystemExit, GeneratorExit, ...)
+            failures.append(f"check {i} ({case.description}): raised {_describe(exc)}")
             continue
         try:
             problem = compare(got, case.expected)
-        except Exception as exc:  # noqa: BLE001
-            problem = f"the result could not be checked ({type(exc).__name__}: {exc})"
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a result whose methods raise
+            problem = f"the result could not be checked ({_describe(exc)})"
         if problem is None:
             passed += 1
         else:
-            failures.append(f"check {i} ({case.description}): {problem}")
+            failures.append(_short(f"check {i} ({case.description}): {problem}"))
     earned = points * passed / len(cases)
     verdict = "all correct" if passed == len(cases) else "not yet"
     print(f"{name}: passed {passed}/{len(cases)} checks ({verdict}), {earned:g}/{points:g} points.")
