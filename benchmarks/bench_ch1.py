@@ -68,6 +68,8 @@ def main() -> None:
          lambda: ref.score(X)),
         (f"casino T={args.T:,}: Viterbi", lambda: hmm.viterbi(obs), "hmmlearn decode",
          lambda: ref.decode(X)),
+        (f"casino T={args.T:,}: Viterbi, scan", lambda: hmm.viterbi_scan(obs), "hmmlearn decode",
+         lambda: ref.decode(X)),
         (f"casino T={args.T:,}: posteriors", lambda: hmm.posterior(obs), "hmmlearn predict_proba",
          lambda: ref.predict_proba(X)),
         ("Nile T=100: Kalman filter", lambda: ssm.filter(nile), "statsmodels filter",

@@ -1,12 +1,9 @@
 """Chapter 2's checkers: full marks for the reference, 0 when not attempted, feedback otherwise."""
 import numpy as np
-import pytest
 
 from rnnbook import exercises, scratch
 
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
+from checker_contract import checker_contract
 
 
 def naive_perplexity(logits, targets):
@@ -55,30 +52,9 @@ CHECKERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_the_reference_earns_full_marks_on_fresh_inputs(name, capsys):
-    checker, reference, _ = CHECKERS[name]
-    for _ in range(5):
-        score = checker(reference, points=3)
-        assert score == 3.0 and score.passed == score.total, capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_an_unattempted_exercise_scores_zero_and_says_so(name, capsys):
-    assert CHECKERS[name][0](not_attempted) == 0.0
-    assert "not attempted yet" in capsys.readouterr().out
-
-
-WRONG = [(name, wrong) for name in sorted(CHECKERS) for wrong in sorted(CHECKERS[name][2])]
-
-
-@pytest.mark.parametrize("name, wrong", WRONG, ids=[f"{n}:{w}" for n, w in WRONG])
-def test_typical_wrong_answers_earn_less_and_get_feedback(name, wrong, capsys):
-    checker, _, wrongs = CHECKERS[name]
-    with np.errstate(all="ignore"):
-        score = checker(wrongs[wrong], seed=123)
-    out = capsys.readouterr().out
-    assert score < 1.0 and "check " in out
+(test_the_reference_earns_full_marks_on_fresh_inputs,
+ test_an_unattempted_exercise_scores_zero_and_says_so,
+ test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
 
 
 def test_a_naive_softmax_gets_partial_credit_and_is_told_about_overflow(capsys):

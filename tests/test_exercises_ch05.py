@@ -1,9 +1,10 @@
 """Chapter 5's checkers: full marks for a correct answer, 0 when not attempted, feedback otherwise."""
 import numpy as np
-import pytest
 import torch
 
 from rnnbook.exercises import ch05
+
+from checker_contract import checker_contract
 
 
 def sigmoid(a):
@@ -31,10 +32,6 @@ def minimal_gru_step(x, h, W_z, U_z, b_z, W_h, U_h, b_h):
 def param_count(kind, input_size, hidden_size):
     gates = {"rnn": 1, "gru": 3, "lstm": 4}[kind]
     return gates * (hidden_size * (input_size + hidden_size) + 2 * hidden_size)
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 CHECKERS = {
@@ -86,30 +83,9 @@ def _reset_outside(x, h, W_ih, W_hh, b_ih, b_hh):
     return (1 - z) * np.tanh(x_n + hn) + z * h
 
 
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_a_correct_answer_earns_full_marks_on_fresh_inputs(name, capsys):
-    checker, reference, _ = CHECKERS[name]
-    for _ in range(3):
-        score = checker(reference, points=2)
-        assert score == 2.0 and score.passed == score.total, capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_an_unattempted_exercise_scores_zero_and_says_so(name, capsys):
-    assert CHECKERS[name][0](not_attempted) == 0.0
-    assert "not attempted yet" in capsys.readouterr().out
-
-
-WRONG = [(name, wrong) for name in sorted(CHECKERS) for wrong in sorted(CHECKERS[name][2])]
-
-
-@pytest.mark.parametrize("name, wrong", WRONG, ids=[f"{n}:{w}" for n, w in WRONG])
-def test_typical_wrong_answers_earn_less_and_get_feedback(name, wrong, capsys):
-    checker, _, wrongs = CHECKERS[name]
-    with np.errstate(all="ignore"):
-        score = checker(wrongs[wrong], seed=123)
-    out = capsys.readouterr().out
-    assert score < 1.0 and "check " in out
+(test_the_reference_earns_full_marks_on_fresh_inputs,
+ test_an_unattempted_exercise_scores_zero_and_says_so,
+ test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
 
 
 def test_the_lstm_checker_agrees_with_torch_nn_lstmcell():

@@ -1,9 +1,10 @@
 """Chapter 6's checkers: full marks for a correct answer, 0 when not attempted, feedback otherwise."""
 import numpy as np
-import pytest
 import torch
 
 from rnnbook.exercises import ch06
+
+from checker_contract import checker_contract
 
 
 def bidirectional(forward_layer, backward_layer, x):
@@ -28,10 +29,6 @@ def reverse_padded(x, lengths):
     for b, n in enumerate(lengths):
         out[:n, b] = x[n - 1::-1, b]
     return out
-
-
-def not_attempted(*args, **kwargs):
-    raise NotImplementedError()
 
 
 def naive_mixture(expert_outputs, gate_logits):
@@ -66,30 +63,9 @@ CHECKERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_a_correct_answer_earns_full_marks_on_fresh_inputs(name, capsys):
-    checker, reference, _ = CHECKERS[name]
-    for _ in range(3):
-        score = checker(reference, points=2)
-        assert score == 2.0 and score.passed == score.total, capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", sorted(CHECKERS))
-def test_an_unattempted_exercise_scores_zero_and_says_so(name, capsys):
-    assert CHECKERS[name][0](not_attempted) == 0.0
-    assert "not attempted yet" in capsys.readouterr().out
-
-
-WRONG = [(name, wrong) for name in sorted(CHECKERS) for wrong in sorted(CHECKERS[name][2])]
-
-
-@pytest.mark.parametrize("name, wrong", WRONG, ids=[f"{n}:{w}" for n, w in WRONG])
-def test_typical_wrong_answers_earn_less_and_get_feedback(name, wrong, capsys):
-    checker, _, wrongs = CHECKERS[name]
-    with np.errstate(all="ignore"):
-        score = checker(wrongs[wrong], seed=123)
-    out = capsys.readouterr().out
-    assert score < 1.0 and "check " in out
+(test_the_reference_earns_full_marks_on_fresh_inputs,
+ test_an_unattempted_exercise_scores_zero_and_says_so,
+ test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
 
 
 def test_a_naive_softmax_loses_only_the_overflow_case(capsys):

@@ -203,3 +203,21 @@ def test_symbols_out_of_range_are_refused_with_their_position():
         casino().log_likelihood([0, 5, 6])
     with pytest.raises(ValueError, match="integer"):
         casino().viterbi(np.array([0.5, 1.0]))
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_compiled_viterbi_and_the_scan_find_paths_of_the_same_probability(trial):
+    K, M = int(RNG.integers(2, 6)), int(RNG.integers(2, 8))
+    hmm = random_hmm(RNG, K, M, zeros=trial % 2 == 1)
+    _, obs = hmm.sample(int(RNG.integers(1, 5_000)), seed=int(RNG.integers(2**31)))
+    path, lp = hmm.viterbi(obs)
+    scan_path, scan_lp = hmm.viterbi_scan(obs)
+    np.testing.assert_allclose(lp, scan_lp, rtol=1e-10)
+    np.testing.assert_allclose(log_joint(hmm, path, obs), lp, rtol=1e-10)
+    np.testing.assert_allclose(log_joint(hmm, scan_path, obs), lp, rtol=1e-10)
+
+
+def test_the_scan_viterbi_matches_hmmlearn_on_the_casino():
+    hmm = casino()
+    _, obs = hmm.sample(20_000, seed=int(RNG.integers(2**31)))
+    np.testing.assert_array_equal(hmm.viterbi_scan(obs)[0], hmmlearn_copy(hmm).decode(obs[:, None])[1])

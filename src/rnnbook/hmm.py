@@ -4,7 +4,9 @@ Every recursion over time is written as a product of small matrices in a semirin
 (+, ×) with rescaling for the forward and backward passes, (max, +) for Viterbi, function
 composition for Viterbi's back-tracking — and evaluated by a log-depth scan (`scan`), so that
 a sequence of 100,000 steps costs about 17 rounds of vectorised NumPy work instead of 100,000
-Python iterations.
+Python iterations. Viterbi's (max, +) scan streams more memory than it computes, so on a CPU
+`viterbi` runs the textbook loop compiled by numba (when numba is installed) and
+`viterbi_scan` keeps the scan; the two are tested to agree.
 """
 from __future__ import annotations
 
@@ -12,6 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+try:  # numba compiles the sequential Viterbi loop; without it `viterbi` falls back to the scan
+    from numba import njit as _njit
+except ImportError:  # pragma: no cover - numba is in requirements.txt
+    _njit = None
 
 _ROW_TOL = 1e-8
 
@@ -144,6 +151,38 @@ def _compose(f: Elem, g: Elem) -> Elem:
 
 def _apply(s: Elem, f: Elem) -> Elem:
     return (f[0][s[0], np.arange(len(s[0]))],)
+
+
+def _viterbi_loop(log_start: np.ndarray, log_A: np.ndarray, log_B: np.ndarray,
+                  obs: np.ndarray) -> tuple[np.ndarray, float]:
+    # The textbook recursion, one step at a time; ties go to the lowest state, as argmax does.
+    T, K = obs.shape[0], log_start.shape[0]
+    delta = log_start + log_B[:, obs[0]]
+    psi = np.zeros((T, K), dtype=np.int64)
+    new = np.empty(K)
+    for t in range(1, T):
+        o = obs[t]
+        for j in range(K):
+            best, arg = delta[0] + log_A[0, j], 0
+            for i in range(1, K):
+                cand = delta[i] + log_A[i, j]
+                if cand > best:
+                    best, arg = cand, i
+            new[j] = best + log_B[j, o]
+            psi[t, j] = arg
+        delta[:] = new
+    last = 0
+    for j in range(1, K):
+        if delta[j] > delta[last]:
+            last = j
+    path = np.empty(T, dtype=np.int64)
+    path[T - 1] = last
+    for t in range(T - 1, 0, -1):
+        path[t - 1] = psi[t, path[t]]
+    return path, delta[last]
+
+
+_viterbi_compiled = _njit(cache=True, nogil=True)(_viterbi_loop) if _njit is not None else None
 
 
 def backtrack(backpointers: np.ndarray, last_state: int) -> np.ndarray:
@@ -296,6 +335,15 @@ class DiscreteHMM:
 
     def viterbi(self, obs) -> tuple[np.ndarray, float]:
         """Most probable state path and its log joint probability log P(path, obs)."""
+        if _viterbi_compiled is None:
+            return self.viterbi_scan(obs)
+        obs = _symbols(obs, self.n_symbols)
+        path, log_prob = _viterbi_compiled(self.log_startprob, np.ascontiguousarray(self.log_transmat),
+                                           np.ascontiguousarray(self.log_emissionprob), obs)
+        return path, float(log_prob)
+
+    def viterbi_scan(self, obs) -> tuple[np.ndarray, float]:
+        """`viterbi` computed as a (max, +) parallel prefix scan (log-depth), then back-tracked."""
         obs = _symbols(obs, self.n_symbols)
         delta0 = (self.log_startprob + self.log_emissionprob[:, obs[0]])[:, None]
         if len(obs) == 1:
