@@ -7,6 +7,7 @@
   (static/course.js keeps the link a plain link).
 - The chapters are numbered from 0, like their notebooks (00_..., 01_...), so Sphinx's section,
   figure and exercise numbers (which start at 1) are shifted down by one.
+- Long inline code wraps on a phone instead of widening the page (static/course.css).
 - sphinx-thebe registers its configuration script twice under Jupyter Book 1, which throws
   "Identifier 'THEBE_JS_URL' has already been declared" in the browser: keep one copy.
 """
@@ -120,6 +121,7 @@ def add_static(app: Sphinx) -> None:
 def setup(app: Sphinx) -> dict:
     app.connect("builder-inited", add_static)
     app.add_js_file("course.js")
+    app.add_css_file("course.css")
     app.add_node(runtime_ref)
     app.add_role("chapter-runtime", ChapterRuntimeRole())
     app.connect("doctree-resolved", fill_runtimes)
