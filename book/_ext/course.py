@@ -5,8 +5,8 @@
 - The role {chapter-runtime}`notebooks/NN_name` writes that time anywhere, e.g. in the chapter map.
 - A solution's title holds a link to its exercise; a click on it made sphinx-togglebutton throw
   (static/course.js keeps the link a plain link).
-- The chapters are numbered from 0, like their notebooks (00_..., 01_...), so Sphinx's section,
-  figure and exercise numbers (which start at 1) are shifted down by one.
+- A chapter is numbered as its notebook is (00_..., 08_...), so Sphinx's section, figure and
+  exercise numbers (which count chapters from 1) are set from the notebook's number.
 - Long inline code wraps on a phone instead of widening the page (static/course.css).
 - sphinx-thebe registers its configuration script twice under Jupyter Book 1, which throws
   "Identifier 'THEBE_JS_URL' has already been declared" in the browser: keep one copy.
@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -93,24 +94,33 @@ def dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> Non
     scripts[:] = kept
 
 
-def number_chapters_from_zero(app: Sphinx, env) -> list[str]:
+def _chapter_number(docname: str) -> int | None:
+    match = re.match(r"notebooks/(\d+)_", docname)
+    return int(match.group(1)) if match else None
+
+
+def number_chapters_as_their_notebooks(app: Sphinx, env) -> list[str]:
     # Runs after Sphinx (and sphinx-multitoc-numbering) have numbered everything afresh from 1,
-    # which they do on every build, so shifting once per build is right.
-    def shift(number):
-        return (number[0] - 1, *number[1:]) if number else number
+    # which they do on every build. A chapter takes the number of its notebook (00_..., 08_...),
+    # so numbers stay right when a chapter is missing or comes later.
+    def renumber(docname: str, number):
+        if not number:
+            return number
+        chapter = _chapter_number(docname)
+        return (chapter if chapter is not None else number[0] - 1, *number[1:])
 
     changed = []
     for docname, anchors in env.toc_secnumbers.items():
         if anchors:
-            env.toc_secnumbers[docname] = {a: shift(n) for a, n in anchors.items()}
+            env.toc_secnumbers[docname] = {a: renumber(docname, n) for a, n in anchors.items()}
             changed.append(docname)
-    for figtypes in env.toc_fignumbers.values():
+    for docname, figtypes in env.toc_fignumbers.items():
         for figtype, numbers in figtypes.items():
-            figtypes[figtype] = {k: shift(n) if len(n) > 1 else n for k, n in numbers.items()}
-    for toc in env.tocs.values():  # the navigation is drawn from these
+            figtypes[figtype] = {k: renumber(docname, n) if len(n) > 1 else n for k, n in numbers.items()}
+    for docname, toc in env.tocs.items():  # the navigation is drawn from these
         for node in toc.findall(nodes.Element):
             if node.get("secnumber"):
-                node["secnumber"] = shift(tuple(node["secnumber"]))
+                node["secnumber"] = renumber(docname, tuple(node["secnumber"]))
     return changed
 
 
@@ -125,6 +135,6 @@ def setup(app: Sphinx) -> dict:
     app.add_node(runtime_ref)
     app.add_role("chapter-runtime", ChapterRuntimeRole())
     app.connect("doctree-resolved", fill_runtimes)
-    app.connect("env-get-updated", number_chapters_from_zero, priority=900)
+    app.connect("env-get-updated", number_chapters_as_their_notebooks, priority=900)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

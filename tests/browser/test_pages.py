@@ -1,4 +1,5 @@
 """Open every page of the built book in headless Chromium, as a reader would, with no network."""
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,10 @@ def report(browser, request) -> PageReport:
     rep.overflow[390] = phone.evaluate(OVERFLOW_JS)
     phone.close()
     _reports[path] = rep
+    # A record for reviewers: how long each page took to load and typeset, slowest first.
+    times = {str(p.relative_to(HTML)): round(r.load_seconds, 3) for p, r in _reports.items()}
+    (SCREENSHOTS / "load_times.json").write_text(
+        json.dumps(dict(sorted(times.items(), key=lambda kv: -kv[1])), indent=1))
     return rep
 
 
