@@ -272,9 +272,12 @@ def sgns_loss_and_grads(v: np.ndarray, u_pos: np.ndarray, u_neg: np.ndarray):
 
     Returns (loss, dL/dv, dL/du_pos, dL/du_neg) with u_neg of shape (K, D).
     """
-    s_pos = sigmoid(u_pos @ v)          # probability that the true context is real
-    s_neg = sigmoid(u_neg @ v)          # (K,) probabilities that noise words are real
-    loss = -np.log(s_pos) - np.log(1 - s_neg).sum()
+    a_pos, a_neg = u_pos @ v, u_neg @ v
+    s_pos = sigmoid(a_pos)              # probability that the true context is real
+    s_neg = sigmoid(a_neg)              # (K,) probabilities that noise words are real
+    # -log s(a) = log(1 + e^-a): computed this way, not as -log(1 - s), which loses every digit
+    # of 1 - s when s is close to 1 (and made finite-difference checks of this loss flaky)
+    loss = np.logaddexp(0.0, -a_pos) + np.logaddexp(0.0, a_neg).sum()
     d_v = (s_pos - 1) * u_pos + s_neg @ u_neg
     return loss, d_v, (s_pos - 1) * v, s_neg[:, None] * v[None, :]
 
