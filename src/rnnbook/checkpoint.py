@@ -1,0 +1,161 @@
+"""Resumable training state and small shipped model files.
+
+A long training run (a script, never a notebook cell) is stopped and restarted many times: a
+session ends, a GPU call lasts ten minutes. `save_state` therefore writes everything that decides
+what happens next — weights, optimiser and scheduler state, the random number generators of
+Python, NumPy and torch, the step count, the time spent so far and any extra bookkeeping such as
+the data position — and `load_state` puts all of it back, so that a run stopped and resumed
+takes the same steps as one that never stopped. Writes are atomic (a temporary file, then
+`os.replace`), so a run killed while saving leaves the previous state intact.
+
+`export_model` writes the small file that ships in `data/`: weights only (optionally in half
+precision), the configuration needed to rebuild the model, and free-form metadata for the card.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["TrainState", "save_state", "load_state", "SaveTimer", "export_model", "load_model_file"]
+
+
+@dataclass
+class TrainState:
+    """What `load_state` gives back besides the restored objects."""
+
+    step: int = 0
+    elapsed_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _atomic_save(obj: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _rng_states() -> dict[str, Any]:
+    states = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"].cpu())
+    # A state saved on a GPU machine and resumed on a CPU one just loses the CUDA generators.
+    if "cuda" in states and torch.cuda.is_available():
+        cuda = states["cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
+
+
+def save_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+               scheduler: Any = None, step: int = 0, elapsed_s: float = 0.0,
+               extra: dict[str, Any] | None = None) -> None:
+    """Write a resumable training state to `path` atomically."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    state = {
+        "format": "rnnbook-train-state-1",
+        "model": model.state_dict(),
+        "optimizer": None if optimizer is None else optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "step": int(step),
+        "elapsed_s": float(elapsed_s),
+        "extra": dict(extra or {}),
+        "rng": _rng_states(),
+    }
+    _atomic_save(state, path)
+
+
+def load_state(path: str | Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+               scheduler: Any = None, map_location: str | torch.device = "cpu",
+               restore_rng: bool = True) -> TrainState:
+    """Restore a state written by `save_state` into `model` (and optimiser, scheduler, RNGs)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no training state at {path}; start without --resume to create one")
+    state = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != "rnnbook-train-state-1":
+        raise ValueError(f"{path} is not a training state written by rnnbook.checkpoint.save_state")
+    model.load_state_dict(state["model"])
+    if optimizer is not None:
+        if state["optimizer"] is None:
+            raise ValueError(f"{path} holds no optimiser state, but an optimiser was given")
+        optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        if state["scheduler"] is None:
+            raise ValueError(f"{path} holds no scheduler state, but a scheduler was given")
+        scheduler.load_state_dict(state["scheduler"])
+    if restore_rng:
+        _set_rng_states(state["rng"])
+    return TrainState(step=state["step"], elapsed_s=state["elapsed_s"], extra=state["extra"])
+
+
+class SaveTimer:
+    """Says when it is time to save again: every `seconds` of wall-clock time."""
+
+    def __init__(self, seconds: float = 300.0) -> None:
+        if seconds <= 0:
+            raise ValueError(f"seconds must be positive, got {seconds}")
+        self.seconds = float(seconds)
+        self._last = time.monotonic()
+
+    def should_save(self) -> bool:
+        """True (and the clock restarts) once `seconds` have passed since the last True."""
+        now = time.monotonic()
+        if now - self._last >= self.seconds:
+            self._last = now
+            return True
+        return False
+
+
+def export_model(path: str | Path, model: torch.nn.Module, config: dict[str, Any],
+                 meta: dict[str, Any] | None = None, half: bool = False) -> None:
+    """Write the small shipped file: weights (float16 if `half`), the config and metadata."""
+    weights = {}
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu()
+        if half and tensor.is_floating_point():
+            tensor = tensor.half()
+        weights[name] = tensor.clone()
+    _atomic_save({"format": "rnnbook-model-1", "state_dict": weights, "config": dict(config),
+                  "meta": dict(meta or {})}, path)
+
+
+def load_model_file(path: str | Path, map_location: str | torch.device = "cpu"
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, Any]]:
+    """Read a file written by `export_model`: (state_dict in float32, config, meta)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no model file at {path}; see data/README.md for the command "
+                                "that trains it")
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(blob, dict) or blob.get("format") != "rnnbook-model-1":
+        raise ValueError(f"{path} is not a model file written by rnnbook.checkpoint.export_model")
+    weights = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+    return weights, blob["config"], blob["meta"]

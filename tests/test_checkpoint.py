@@ -1,0 +1,85 @@
+"""Resumable states: a run stopped and resumed takes exactly the steps of one that never stopped."""
+import numpy as np
+import pytest
+import torch
+
+from rnnbook.checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+
+
+def _setup(seed: int):
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.Dropout(0.3), torch.nn.Linear(7, 2))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=3, gamma=0.5)
+    return model, opt, sched
+
+
+def _steps(model, opt, sched, n: int) -> None:
+    # Randomness from torch (dropout, data) and NumPy (noise) so that every generator matters.
+    for _ in range(n):
+        x = torch.randn(4, 5)
+        y = torch.from_numpy(np.random.standard_normal((4, 2))).float()
+        loss = ((model(x) - y) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+
+
+def test_resumed_run_takes_exactly_the_steps_of_an_uninterrupted_one(tmp_path):
+    seed = int(np.random.SeedSequence().entropy % 2**31)
+    np.random.seed(seed)
+    model, opt, sched = _setup(seed)
+    _steps(model, opt, sched, 10)
+    reference = [p.detach().clone() for p in model.parameters()]
+
+    np.random.seed(seed)
+    model, opt, sched = _setup(seed)
+    _steps(model, opt, sched, 4)
+    save_state(tmp_path / "s.pt", model, opt, sched, step=4, elapsed_s=1.5, extra={"pos": 17})
+    _steps(model, opt, sched, 3)  # work after the save is lost, as when a run is killed
+
+    model, opt, sched = _setup(seed + 1)  # fresh objects with other weights
+    state = load_state(tmp_path / "s.pt", model, opt, sched)
+    assert (state.step, state.elapsed_s, state.extra) == (4, 1.5, {"pos": 17})
+    _steps(model, opt, sched, 6)
+    for p, q in zip(model.parameters(), reference):
+        assert torch.equal(p, q)
+    assert not [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")]
+
+
+def test_exported_model_round_trips_in_half_precision(tmp_path):
+    model = torch.nn.Linear(6, 3)
+    export_model(tmp_path / "m.pt", model, {"inputs": 6}, {"loss": 1.25}, half=True)
+    weights, config, meta = load_model_file(tmp_path / "m.pt")
+    assert config == {"inputs": 6} and meta == {"loss": 1.25}
+    assert weights["weight"].dtype == torch.float32
+    torch.testing.assert_close(weights["weight"], model.weight.detach(), atol=2e-3, rtol=1e-3)
+    assert not torch.equal(weights["weight"], model.weight.detach())  # really stored as float16
+
+
+def test_missing_or_foreign_files_give_clear_errors(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(FileNotFoundError, match="without --resume"):
+        load_state(tmp_path / "none.pt", model)
+    torch.save({"x": 1}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a training state"):
+        load_state(tmp_path / "other.pt", model)
+    with pytest.raises(ValueError, match="not a model file"):
+        load_model_file(tmp_path / "other.pt")
+    save_state(tmp_path / "s.pt", model)
+    with pytest.raises(ValueError, match="no optimiser state"):
+        load_state(tmp_path / "s.pt", model, torch.optim.SGD(model.parameters(), lr=0.1))
+
+
+def test_save_timer_fires_only_after_its_interval(monkeypatch):
+    now = [100.0]
+    monkeypatch.setattr("rnnbook.checkpoint.time.monotonic", lambda: now[0])
+    timer = SaveTimer(60)
+    now[0] = 159.0
+    assert not timer.should_save()
+    now[0] = 160.0
+    assert timer.should_save()
+    assert not timer.should_save()
+    with pytest.raises(ValueError):
+        SaveTimer(0)
