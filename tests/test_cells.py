@@ -1,15 +1,37 @@
 """rnnbook.cells against torch.nn: the same outputs and gradients, on fresh random sizes.
 
-Tolerance: max |scratch - torch| <= tol * max(1, max |torch|) for every output and every gradient
-(inputs, initial states, all four parameter tensors), with tol = 1e-6 in float32 and 1e-12 in
-float64. The scale factor matters only for weight gradients, which are sums over T * B terms.
-One exception, measured: in float32 the LSTM's gradients (rounding accumulated backwards over up to
-40 steps) are held to 5e-6. torch's own two CPU paths for nn.LSTM (oneDNN and the native one) differ
-from each other by up to 1.6e-6 on these inputs, and from a float64 computation by 1.0e-6; ours
-differs from float64 by up to 2e-6. Outputs and final states of every cell, and all gradients of
-the RNN and GRU, meet 1e-6.
+Tolerance: max |scratch - torch| <= tol * scale for every output and every gradient (inputs,
+initial states, all four parameter tensors), with tol = 1e-6 in float32 and 1e-12 in float64, and
+scale = max(1, max |torch|). The scale matters only for weight gradients, sums over T * B terms.
+
+The LSTM's gradients in float32 cannot meet that against torch's default path, because torch
+disagrees with itself by more. Measured over 2,000 random draws of this test on the CPU: torch's
+two paths for nn.LSTM (oneDNN, the default, and the native ATen one, which computes addmm per step
+and lets autograd accumulate) differ by up to 3.8e-6 * max(1, max |grad|), and ours differs from
+the oneDNN path by as much (3.8e-6), while all outputs agree to 7e-7. The cause is
+float32 rounding of the large gradient the cell carries backwards (the loss puts 2 c_T, up to
+about 30, into the cell state), then cancellation when that signal is contracted into a smaller
+gradient (a grad x of size 1.7 made of terms of size 30, for instance). Each implementation rounds
+in its own order (oneDNN's blocked GEMMs and fused elementwise kernels; ATen's per-step products;
+ours, one product for all weight gradients), and one order cannot match both torch paths.
+
+So an LSTM gradient in float32 is held to an honest scale and to torch's own spread:
+
+    max |ours - torch| <= 1e-6 * S + max |torch_other - torch|
+
+where torch_other is torch's second path on the same device (native ATen instead of oneDNN on a
+CPU, instead of cuDNN on a GPU), run in the same test, and S is the size of what the gradient is
+computed from, in float64: the largest of 1, the gradients carried through the layer (dL/dh_t,
+dL/dc_t, dL/d gate pre-activations, over all steps) and the largest entry of the absolute-value
+version of the last product that forms it (|dG| |W_ih| for grad x, |dG|^T |x| for grad W_ih,
+sum |dG| for the biases, and so on). On the scale S, over 3,000 draws, ours differed from oneDNN
+by up to 1.43e-6 and torch's native path by up to 1.44e-6 (on the same draw, a W_ih gradient);
+ours never exceeded torch's own disagreement by more than 5.1e-7 * S, and ours was never less
+accurate against float64 than the less accurate torch path by more than 4.7e-7 * S.
 """
+import contextlib
 import secrets
+import warnings
 
 import numpy as np
 import pytest
@@ -18,7 +40,6 @@ import torch
 from rnnbook.cells import GRUCell, LSTMCell, Recurrent, RNNCell
 
 TOL = {torch.float32: 1e-6, torch.float64: 1e-12}
-LSTM_FLOAT32_GRAD_TOL = 5e-6
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
                                                                   reason="no CUDA GPU here"))]
 KINDS = ["rnn_tanh", "rnn_relu", "gru", "lstm"]
@@ -33,21 +54,77 @@ def make_torch(kind, input_size, hidden, bias, batch_first, dtype, device):
     return torch.nn.RNN(input_size, hidden, nonlinearity=kind[4:], **kw)
 
 
-def assert_close(got, expected, tol, what, seed):
-    scale = max(1.0, expected.abs().max().item())
+def assert_close(got, expected, tol, what, seed, scale=None, slack=0.0):
+    scale = max(1.0, expected.abs().max().item()) if scale is None else scale
     err = (got - expected).abs().max().item()
     assert got.shape == expected.shape, f"{what}: shape {tuple(got.shape)} != {tuple(expected.shape)}"
-    assert err <= tol * scale, f"{what}: max error {err:.3g} > {tol:g} * {scale:.3g} (seed {seed})"
+    assert err <= tol * scale + slack, (f"{what}: max error {err:.3g} > {tol:g} * {scale:.3g} "
+                                        f"+ {slack:.3g} (seed {seed})")
+
+
+def loss_of(out, finals):
+    """A loss that touches every output and the final state, with uneven weights."""
+    weights = torch.linspace(0.5, 1.5, out.shape[-1], dtype=out.dtype, device=out.device)
+    return (out.sin() * weights).sum() + sum((f ** 2).sum() for f in finals)
 
 
 def run(layer, x, state, weights):
     """Outputs, final state, and gradients of a loss that touches every output."""
     out, final = layer(x, state)
     finals = list(final) if isinstance(final, tuple) else [final]
-    loss = (out.sin() * torch.linspace(0.5, 1.5, out.shape[-1], dtype=out.dtype, device=out.device)).sum()
-    loss = loss + sum((f ** 2).sum() for f in finals)
     leaves = [x] + (list(state) if isinstance(state, tuple) else [state]) + weights
-    return [out] + finals + list(torch.autograd.grad(loss, leaves))
+    return [out] + finals + list(torch.autograd.grad(loss_of(out, finals), leaves))
+
+
+def strict_float32(device):
+    """cuDNN may compute float32 RNNs in TF32 (10-bit mantissa) by default; the test needs float32."""
+    if device == "cuda":
+        return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
+    return contextlib.nullcontext()
+
+
+def run_other_torch_path(ref, x, state, device):
+    """The same run through torch's second implementation: native ATen instead of oneDNN/cuDNN."""
+    backend = torch.backends.cudnn if device == "cuda" else torch.backends.mkldnn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # oneDNN's notice about Intel GPUs
+        with backend.flags(enabled=False):
+            return run(ref, x, state, list(ref.parameters()))
+
+
+def lstm_gradient_scales(ref, x, state):
+    """float64 scales of the LSTM's gradients [x, h_0, c_0, W_ih, W_hh, b_ih, b_hh]: see the top.
+
+    Each is max(1, the largest gradient carried through the layer, the largest entry of the
+    absolute-value version of the last product that forms that gradient).
+    """
+    layer = Recurrent.from_torch(ref).double()
+    cell = layer.cell
+    x = x.detach().double()
+    x = x.transpose(0, 1) if layer.batch_first else x
+    h0, c0 = (s.detach().double()[0] for s in state)
+    xp = cell.project_inputs(x)                      # the gate pre-activations minus W_hh h
+    xp.retain_grad()
+    out, (h_n, c_n) = cell.scan(xp, (h0, c0))
+    loss_of(out, [h_n, c_n]).backward()
+    d_gates = xp.grad.abs().reshape(-1, xp.shape[-1])   # (T * B, 4H)
+    carried = [d_gates.max().item()]
+    step_state = (h0, c0)                               # dL/dh_t and dL/dc_t, step by step
+    hs, cs = [], []
+    for x_t in x:
+        step_state = cell(x_t, step_state)
+        for v, store in zip(step_state, (hs, cs)):
+            v.retain_grad()
+            store.append(v)
+    loss_of(torch.stack(hs), [hs[-1], cs[-1]]).backward()
+    carried += [v.grad.abs().max().item() for v in hs + cs]
+    h_prev = torch.cat([h0[None], out[:-1]]).abs().reshape(-1, h0.shape[-1])
+    w_ih, w_hh = cell.weight_ih.detach().abs(), cell.weight_hh.detach().abs()
+    per_step = xp.grad.abs()
+    last_product = [(per_step @ w_ih).max(), (per_step[0] @ w_hh).max(), torch.zeros(()),
+                    (d_gates.t() @ x.abs().reshape(-1, x.shape[-1])).max(),
+                    (d_gates.t() @ h_prev).max(), d_gates.sum(0).max(), d_gates.sum(0).max()]
+    return [max(1.0, max(carried), v.item()) for v in last_product]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -77,15 +154,22 @@ def test_from_torch_matches_outputs_and_gradients_of_torch_nn(kind, dtype, devic
         names = ["output", "h_n"] + (["c_n"] if kind == "lstm" else []) + ["grad x", "grad h_0"]
         names += (["grad c_0"] if kind == "lstm" else [])
         names += [f"grad {n}" for n, _ in ref.named_parameters()]
-        expected = run(ref, x, state, list(ref.parameters()))
+        with strict_float32(device):
+            expected = run(ref, x, state, list(ref.parameters()))
         got = run(ours, x, state, list(ours.parameters()))
         assert len(got) == len(expected) == len(names)
-        for g, e, name in zip(got, expected, names):
-            tol = TOL[dtype]
-            if kind == "lstm" and dtype == torch.float32 and name.startswith("grad"):
-                tol = LSTM_FLOAT32_GRAD_TOL
-            assert_close(g, e, tol, f"{kind} {name} (T={steps}, B={batch}, "
-                         f"I={input_size}, H={hidden}, bias={bias}, batch_first={batch_first})", seed)
+        scales, slacks = [None] * len(names), [0.0] * len(names)
+        if kind == "lstm" and dtype == torch.float32:     # see the top of the file
+            other = run_other_torch_path(ref, x, state, device)
+            grad_scales = lstm_gradient_scales(ref, x, state)[: len(names) - 3]
+            scales[3:] = grad_scales
+            slacks[3:] = [(o - e).abs().max().item() for o, e in zip(other[3:], expected[3:])]
+            # torch's paths must agree closely themselves, or the slack would hide a bug in ours
+            assert all(sl <= 1e-5 * sc for sl, sc in zip(slacks[3:], grad_scales)), seed
+        for g, e, name, scale, slack in zip(got, expected, names, scales, slacks):
+            assert_close(g, e, TOL[dtype], f"{kind} {name} (T={steps}, B={batch}, "
+                         f"I={input_size}, H={hidden}, bias={bias}, batch_first={batch_first})",
+                         seed, scale, slack)
 
 
 @pytest.mark.parametrize("kind", KINDS)
