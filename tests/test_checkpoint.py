@@ -83,3 +83,11 @@ def test_save_timer_fires_only_after_its_interval(monkeypatch):
     assert not timer.should_save()
     with pytest.raises(ValueError):
         SaveTimer(0)
+
+
+def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
+    import os
+    export_model(tmp_path / "m.pt", torch.nn.Linear(2, 2), {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "m.pt").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -43,6 +43,10 @@ def _atomic_save(obj: Any, path: str | Path) -> None:
     os.close(fd)
     try:
         torch.save(obj, tmp)
+        # mkstemp creates the file as 0600; give it the mode a plain open() would (umask applied).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
