@@ -1,9 +1,13 @@
 """Resumable states: a run stopped and resumed takes exactly the steps of one that never stopped."""
+import os
+import signal
+
 import numpy as np
 import pytest
 import torch
 
-from rnnbook.checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+from rnnbook.checkpoint import (RunClock, SaveTimer, export_model, load_model_file, load_state,
+                                model_from_file, save_state)
 
 
 def _setup(seed: int):
@@ -91,3 +95,41 @@ def test_written_files_get_the_usual_permissions_not_mkstemps_0600(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "m.pt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_run_clock_stops_at_the_step_or_minute_budget_and_adds_earlier_calls(monkeypatch):
+    now, cpu = [1000.0], [50.0]
+    monkeypatch.setattr("rnnbook.checkpoint.time.monotonic", lambda: now[0])
+    monkeypatch.setattr("rnnbook.checkpoint.time.process_time", lambda: cpu[0])
+    clock = RunClock(minutes=2, max_steps=10, elapsed0=30.0, cpu0=7.0)
+    assert clock.stop_reason(9) is None
+    assert "step 10" in clock.stop_reason(10)
+    now[0], cpu[0] = 1119.0, 52.5
+    assert clock.stop_reason(3) is None
+    assert (clock.elapsed(), clock.cpu()) == (149.0, 9.5)
+    now[0] = 1120.0
+    assert "minutes" in clock.stop_reason(3)
+    assert RunClock(max_steps=5).stop_reason(4) is None       # no time limit
+    with pytest.raises(ValueError, match="minutes or max_steps"):
+        RunClock()
+
+
+def test_run_clock_turns_sigterm_into_a_flag_and_restores_the_old_handler():
+    before = signal.getsignal(signal.SIGTERM)
+    with RunClock(max_steps=100) as clock:
+        assert signal.getsignal(signal.SIGTERM) != before
+        os.kill(os.getpid(), signal.SIGTERM)            # would end the test run if not caught
+        assert clock.signalled and "signal" in clock.stop_reason(0)
+    assert signal.getsignal(signal.SIGTERM) == before
+    with RunClock(max_steps=1, handle_signals=False):
+        assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_model_from_file_rebuilds_the_class_from_its_config(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 3)
+    export_model(tmp_path / "m.pt", model, {"in_features": 4, "out_features": 3})
+    again = model_from_file(torch.nn.Linear, tmp_path / "m.pt", "cpu")
+    assert not again.training
+    x = torch.randn(5, 4)
+    assert torch.equal(again(x), model(x))

@@ -156,3 +156,43 @@ def test_bar_lines_fall_where_the_durations_before_them_add_up():
     notes = music.tokens_to_notes(toks)
     starts = {n.start for n in notes}
     assert set(music.bar_lines(toks)) <= starts  # every bar line starts a note
+
+
+def test_shipped_essen_file_matches_its_checksum_and_alternates_notes_and_durations():
+    folk = music.load_essen()
+    assert len(folk) > 1500
+    assert len({" ".join(t) for t in folk.values()}) == len(folk)  # exact duplicates dropped
+    for toks in folk.values():
+        body = [t for t in toks if t != music.BAR]
+        assert len(body) % 2 == 0
+        assert all(a[0] in "PR" and b[0] == "D" and Fraction(b[1:]) > 0
+                   for a, b in zip(body[::2], body[1::2]))
+
+
+@pytest.mark.parametrize("name", ["altdeu10", "kinder0"])
+def test_reparsing_essen_songs_with_music21_gives_the_shipped_tokens(name):
+    folk = music.load_essen()
+    songs = music.essen_songs(name)
+    rng = np.random.default_rng()
+    picked = [f"{name}/{k}" for k in rng.choice(len(songs), size=12, replace=False)]
+    checked = 0
+    for sid in picked:
+        if sid not in folk:  # a duplicate or too short, not shipped
+            continue
+        tokens, info = music.essen_tokens(songs[int(sid.split("/")[1])])
+        assert tokens == folk[sid], sid
+        assert -6 <= info["shift"] <= 5
+        checked += 1
+    assert checked >= 8
+
+
+def test_essen_split_is_by_tune_and_fixed():
+    folk = music.load_essen()
+    a = music.split_pieces(folk, seed=music.ESSEN_SPLIT_SEED)
+    assert a == music.split_pieces(folk, seed=music.ESSEN_SPLIT_SEED)
+    parts = {k: set(v) for k, v in a.items()}
+    assert sum(map(len, parts.values())) == len(folk)
+    assert not (parts["train"] & parts["test"] or parts["validation"] & parts["test"])
+    groups = music.tune_groups(folk)
+    where = {pid: k for k, ids in a.items() for pid in ids}
+    assert all(len({where[pid] for pid in g}) == 1 for g in groups)

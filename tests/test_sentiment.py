@@ -166,6 +166,10 @@ def test_helpers_reject_bad_arguments_with_clear_errors():
         sentiment.SentimentRNN(sentiment.build_vocab([["a"]], 5), pool="sum")
     with pytest.raises(ValueError, match="edges"):
         sentiment.accuracy_by_length([1], [3], [5, 2])
+    with pytest.raises(ValueError, match="equal length"):
+        sentiment.accuracy_by_length([1, 0], [3], [0, 5])
+    with pytest.raises(ValueError, match="batch"):
+        sentiment.length_batches(np.array([3, 4, 5]), 0, np.random.default_rng(0))
     with pytest.raises(ValueError, match="at least one"):
         sentiment.pad_batch([np.array([1]), np.array([], dtype=np.int64)])
 

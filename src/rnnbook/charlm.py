@@ -31,9 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -42,7 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+from .checkpoint import (RunClock, SaveTimer, export_model, load_state, model_from_file,
+                         save_state)
 from .data import batchify, bptt_batches
 from .device import get_device, seed_everything
 
@@ -214,10 +213,7 @@ def build_vocabulary(text: str) -> str:
 
 def from_file(path: str | Path, device: str | torch.device | None = None) -> CharLM:
     """Rebuild a model from a file written by `export_model` (evaluation mode)."""
-    weights, config, _ = load_model_file(path)
-    model = CharLM(**config)
-    model.load_state_dict(weights)
-    return model.to(get_device(device) if not isinstance(device, torch.device) else device).eval()
+    return model_from_file(CharLM, path, device)
 
 
 def load_pretrained(device: str | torch.device | None = None,
@@ -313,22 +309,10 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
     if extra["hidden"] is not None:
         state = tuple(t.to(device) for t in extra["hidden"])
 
-    stop = {"flag": False}
-
-    def _on_signal(signum, frame):  # finish the current step, save, exit
-        stop["flag"] = True
-
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
-        if _is_main_thread() else {}
-    t_start, cpu_start, cpu0 = time.monotonic(), time.process_time(), extra["cpu_s"]
+    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"])
+    elapsed, cpu = clock.elapsed, clock.cpu
     timer = SaveTimer(save_every_s)
     running, n_run = 0.0, 0
-
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t_start
-
-    def cpu() -> float:  # CPU seconds of this process, summed over resumed runs
-        return cpu0 + time.process_time() - cpu_start
 
     def save() -> None:
         extra["cpu_s"] = cpu()
@@ -348,15 +332,8 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
             export_model(out_path, ship, ship.config, m, half=True)
 
     model.train()
-    try:
-        while True:
-            if max_steps is not None and step >= max_steps:
-                break
-            if minutes is not None and time.monotonic() - t_start >= minutes * 60:
-                break
-            if stop["flag"]:
-                log("signal received: saving and stopping")
-                break
+    with clock:
+        while (reason := clock.stop_reason(step)) is None:
             if extra["pos"] >= data.shape[0] - 1:  # epoch done: new offset, fresh state
                 extra["epoch"] += 1
                 extra["pos"] = 0
@@ -405,17 +382,11 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
                     f"lr {lr:.2e}")
             if timer.should_save():
                 save()
+        if clock.signalled:
+            log(reason)
         save()  # not in a `finally`: a crash mid-step must not overwrite the last good state
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
     log(f"saved state at step {step} ({elapsed() / 60:.1f} min in total) to {state_path}")
     return extra
-
-
-def _is_main_thread() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()
 
 
 def evaluate(model: CharLM) -> dict[str, float]:

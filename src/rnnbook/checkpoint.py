@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["TrainState", "save_state", "load_state", "SaveTimer", "export_model", "load_model_file"]
+__all__ = ["TrainState", "save_state", "load_state", "SaveTimer", "RunClock", "export_model",
+           "load_model_file", "model_from_file"]
 
 
 @dataclass
@@ -138,6 +141,60 @@ class SaveTimer:
         return False
 
 
+class RunClock:
+    """When one call of a resumable run must stop, and how much time the whole run has used.
+
+    Wall and CPU seconds are counted from the clock's creation and added to the totals of the
+    earlier calls (`elapsed0`, `cpu0`, read from the saved state). Used as a context manager (in
+    the main thread, with `handle_signals`), it turns SIGTERM and SIGINT into a flag, so that the
+    loop finishes its step and saves instead of dying in the middle of a write.
+    """
+
+    def __init__(self, minutes: float | None = None, max_steps: int | None = None,
+                 elapsed0: float = 0.0, cpu0: float = 0.0, handle_signals: bool = True) -> None:
+        if minutes is None and max_steps is None:
+            raise ValueError("give minutes or max_steps (or both) to say when to stop")
+        self.minutes, self.max_steps = minutes, max_steps
+        self.elapsed0, self.cpu0 = float(elapsed0), float(cpu0)
+        self.handle_signals = handle_signals
+        self.signalled = False
+        self._wall, self._cpu = time.monotonic(), time.process_time()
+        self._old: dict[int, Any] = {}
+
+    def elapsed(self) -> float:
+        """Wall-clock seconds of the whole run, this call included."""
+        return self.elapsed0 + time.monotonic() - self._wall
+
+    def cpu(self) -> float:
+        """CPU seconds of the whole run (this process's, summed over the calls)."""
+        return self.cpu0 + time.process_time() - self._cpu
+
+    def stop_reason(self, step: int) -> str | None:
+        """Why this call must stop before taking step `step + 1`, or None to go on."""
+        if self.max_steps is not None and step >= self.max_steps:
+            return f"reached step {self.max_steps}"
+        if self.minutes is not None and time.monotonic() - self._wall >= self.minutes * 60:
+            return f"{self.minutes:g} minutes are up"
+        if self.signalled:
+            return "signal received: saving and stopping"
+        return None
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signalled = True
+
+    def __enter__(self) -> "RunClock":
+        if self.handle_signals and threading.current_thread() is threading.main_thread():
+            self._old = {s: signal.signal(s, self._on_signal)
+                         for s in (signal.SIGTERM, signal.SIGINT)}
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for s, handler in self._old.items():
+            signal.signal(s, handler)
+        self._old = {}
+        return False
+
+
 def export_model(path: str | Path, model: torch.nn.Module, config: dict[str, Any],
                  meta: dict[str, Any] | None = None, half: bool = False) -> None:
     """Write the small shipped file: weights (float16 if `half`), the config and metadata."""
@@ -163,3 +220,13 @@ def load_model_file(path: str | Path, map_location: str | torch.device = "cpu"
         raise ValueError(f"{path} is not a model file written by rnnbook.checkpoint.export_model")
     weights = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
     return weights, blob["config"], blob["meta"]
+
+
+def model_from_file(cls: type, path: str | Path, device: str | torch.device | None = None
+                    ) -> torch.nn.Module:
+    """Rebuild a model of class `cls` from a file written by `export_model` (evaluation mode)."""
+    from .device import get_device
+    weights, config, _ = load_model_file(path)
+    model = cls(**config)
+    model.load_state_dict(weights)
+    return model.to(get_device(device) if not isinstance(device, torch.device) else device).eval()

@@ -29,9 +29,7 @@ import csv
 import hashlib
 import json
 import math
-import signal
 import sys
-import time
 import unicodedata
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,7 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+from .checkpoint import (RunClock, SaveTimer, export_model, load_state, model_from_file,
+                         save_state)
 from .device import get_device, seed_everything
 from .packaged import package_file
 
@@ -228,10 +227,7 @@ class CondCharLM(nn.Module):
 
 def from_file(path: str | Path, device: str | torch.device | None = None) -> CondCharLM:
     """Rebuild a model from a file written by `export_model` (evaluation mode)."""
-    weights, config, _ = load_model_file(path)
-    model = CondCharLM(**config)
-    model.load_state_dict(weights)
-    return model.to(get_device(device) if not isinstance(device, torch.device) else device).eval()
+    return model_from_file(CondCharLM, path, device)
 
 
 def load_pretrained(device: str | torch.device | None = None,
@@ -299,23 +295,11 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
         step, elapsed0, extra = st.step, st.elapsed_s, st.extra
         log(f"resumed at step {step} (epoch {extra['epoch']}, {elapsed0 / 60:.1f} min so far)")
     labels = np.asarray(labels, dtype=np.int64)
-    stop = {"flag": False}
-
-    def _on_signal(signum, frame):
-        stop["flag"] = True
-
-    import threading
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)} \
-        if threading.current_thread() is threading.main_thread() and state_path else {}
-    t0, cpu_t0, cpu0 = time.monotonic(), time.process_time(), extra["cpu_s"]
+    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"],
+                     handle_signals=state_path is not None)
+    elapsed, cpu = clock.elapsed, clock.cpu
     timer = SaveTimer(save_every_s)
     running, n_run = 0.0, 0
-
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t0
-
-    def cpu() -> float:
-        return cpu0 + time.process_time() - cpu_t0
 
     def save() -> None:
         if state_path is None:
@@ -336,15 +320,8 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
 
     order = _order(len(texts), cfg.seed, extra["epoch"])
     model.train()
-    try:
-        while True:
-            if max_steps is not None and step >= max_steps:
-                break
-            if minutes is not None and time.monotonic() - t0 >= minutes * 60:
-                break
-            if stop["flag"]:
-                log("signal received: saving and stopping")
-                break
+    with clock:
+        while (reason := clock.stop_reason(step)) is None:
             if extra["pos"] >= len(texts):
                 extra["epoch"] += 1
                 extra["pos"] = 0
@@ -387,10 +364,9 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
                     f"{tl:.4f} val {v:.4f} nats/symbol lr {lr:.1e}")
             if timer.should_save():
                 save()
+        if clock.signalled:
+            log(reason)
         save()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
     model.eval()
     return model, extra
 

@@ -1,4 +1,5 @@
-"""Melodies as tokens: Bach chorale soprano lines from music21's corpus, an LSTM over them, audio.
+"""Melodies as tokens: Bach chorale soprano lines and Essen folk songs from music21's corpus, an
+LSTM over them, audio.
 
 Tokens. A melody is a sequence drawn from a small vocabulary (45 symbols in the shipped file):
 
@@ -18,7 +19,9 @@ Data. `python -m rnnbook.music build` parses every Bach chorale of music21's cor
 (`music21.corpus.getComposer("bach")`, the `.mxl` files), takes the soprano part (`soprano_part`),
 drops melodies identical to one already kept (same tokens), and writes
 `data/music_bach_tokens.json` (about 3.5 minutes on one core; the notebook only reads that file,
-after checking its sha256). The pieces are split about 80/10/10 into train/validation/test by
+after checking its sha256). `python -m rnnbook.music build-essen` does the same for the folk
+songs of five files of music21's Essen collection (`ESSEN_FILES`; each song is one part) and
+writes `data/music_essen_tokens.json` (`load_essen`; split with `ESSEN_SPLIT_SEED`). The pieces are split about 80/10/10 into train/validation/test by
 tune (`split_pieces`): pieces sharing a run of ten notes stay together, so no test melody is a
 variant of a training one.
 
@@ -56,12 +59,16 @@ __all__ = ["Note", "TOKENS_FILE", "TOKENS_SHA256", "melody_tokens", "transpositi
            "soprano_part", "load_melodies", "split_pieces", "tune_groups", "join_pieces",
            "tokens_to_notes", "bar_lines", "notes_to_tokens", "midi_to_hz", "transpose_tokens",
            "temperature_softmax", "synthesize", "write_wav", "to_stream", "piano_roll", "Vocabulary",
-           "MelodyLSTM", "train_melody", "stream_losses", "stream_nll", "sample_tokens"]
+           "MelodyLSTM", "train_melody", "stream_losses", "stream_nll", "sample_tokens",
+           "ESSEN_FILE", "ESSEN_FILES", "essen_tokens", "essen_songs", "load_essen"]
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 TOKENS_FILE = DATA_DIR / "music_bach_tokens.json"
 TOKENS_SHA256 = "9d7a1d4857f5e9e201d84d6ce3e9021d8ba02f1b08425e6b6cbbd9a3a897ecee"
 SPLIT_SEED = 1685  # Bach's birth year
+ESSEN_FILE = DATA_DIR / "music_essen_tokens.json"
+ESSEN_SHA256 = "c7fe7a6d6e2050d7cafb89c7ee4be7ccdae5febbbd8b55d5020bdebde6d8c061"
+ESSEN_SPLIT_SEED = 1995  # the year the Essen collection was published
 END, BAR, REST = "END", "|", "R"
 
 
@@ -103,11 +110,12 @@ def soprano_part(score):
     raise ValueError(f"no soprano among {[p.partName for p in score.parts]}")
 
 
-def melody_tokens(score) -> tuple[list[str], dict[str, Any]]:
-    """Tokens of the first part of a music21 score, transposed to C major / A minor, and info."""
+def melody_tokens(score, part=None) -> tuple[list[str], dict[str, Any]]:
+    """Tokens of a melody part (default: `soprano_part`) of a music21 score, transposed to
+    C major / A minor, and info."""
     key = score.analyze("key")
     shift = transposition(key.tonic.pitchClass, key.mode)
-    part = soprano_part(score)
+    part = soprano_part(score) if part is None else part
     tokens: list[str] = []
     for k, measure in enumerate(part.getElementsByClass("Measure")):
         if k > 0:
@@ -216,6 +224,62 @@ def build(out: Path = TOKENS_FILE, log=print) -> dict[str, Any]:
     return blob
 
 
+ESSEN_FILES = ("altdeu10", "altdeu20", "boehme10", "boehme20", "kinder0")
+
+
+def essen_tokens(score) -> tuple[list[str], dict[str, Any]]:
+    """Tokens of a one-part Essen folk song (its only part), transposed, and info."""
+    if len(score.parts) != 1:
+        raise ValueError(f"an Essen song has one part, got {len(score.parts)}")
+    tokens, info = melody_tokens(score, score.parts[0])
+    ts = score.parts[0].recurse().getElementsByClass("TimeSignature")
+    return tokens, {**info, "meter": ts[0].ratioString if ts else "none",
+                    "title": score.metadata.title if score.metadata else ""}
+
+
+def essen_songs(name: str) -> list:
+    """The songs (music21 scores) of one Essen file of music21's corpus, e.g. "altdeu10"."""
+    from music21 import converter, corpus
+    paths = [p for p in corpus.getPaths() if p.parent.name == "essenFolksong"
+             and p.stem == name]
+    if not paths:
+        raise ValueError(f"no Essen file {name!r} in music21's corpus; the build uses "
+                         f"{ESSEN_FILES}")
+    return list(converter.parse(str(paths[0])).scores)
+
+
+def build_essen(out: Path = ESSEN_FILE, files: Sequence[str] = ESSEN_FILES,
+                log=print) -> dict[str, Any]:
+    """Parse the Essen files `files` of music21's corpus and write the folk token file."""
+    import music21
+    pieces, seen, t0 = [], set(), time.monotonic()
+    skipped = {"parts": 0, "duplicate": 0, "short": 0}
+    for name in files:
+        for k, score in enumerate(essen_songs(name)):
+            try:
+                tokens, info = essen_tokens(score)
+            except ValueError:
+                skipped["parts"] += 1
+                continue
+            text = " ".join(tokens)
+            if len(tokens) < 20:
+                skipped["short"] += 1
+                continue
+            if text in seen:
+                skipped["duplicate"] += 1
+                continue
+            seen.add(text)
+            pieces.append({"id": f"{name}/{k}", **info, "tokens": text})
+        log(f"{name}: {len(pieces)} kept so far, {time.monotonic() - t0:.0f} s")
+    blob = {"format": "rnnbook-melodies-1",
+            "source": f"music21 corpus, essenFolksong/{{{','.join(files)}}}.abc",
+            "music21": music21.__version__, "skipped": skipped, "pieces": pieces}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(blob, indent=0, sort_keys=True, ensure_ascii=False) + "\n")
+    log(f"wrote {len(pieces)} songs to {out} (sha256 {_sha256(out)}); skipped {skipped}")
+    return blob
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -223,13 +287,20 @@ def _sha256(path: Path) -> str:
 def load_melodies(path: str | Path | None = None, check: bool = True) -> dict[str, list[str]]:
     """Piece id -> token list from the shipped token file (sha256 checked)."""
     path = Path(path) if path is not None else TOKENS_FILE
+    cmd = "build-essen" if path == ESSEN_FILE else "build"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with `python -m rnnbook.music build`")
-    if check and path == TOKENS_FILE and _sha256(path) != TOKENS_SHA256:
-        raise RuntimeError(f"{path} has sha256 {_sha256(path)}, expected {TOKENS_SHA256}; "
-                           "rebuild it with `python -m rnnbook.music build` and the pinned music21")
-    blob = json.loads(path.read_text())
+        raise FileNotFoundError(f"{path} is missing; rebuild it with `python -m rnnbook.music {cmd}`")
+    want = {TOKENS_FILE: TOKENS_SHA256, ESSEN_FILE: ESSEN_SHA256}.get(path)
+    if check and want is not None and _sha256(path) != want:
+        raise RuntimeError(f"{path} has sha256 {_sha256(path)}, expected {want}; "
+                           f"rebuild it with `python -m rnnbook.music {cmd}` and the pinned music21")
+    blob = json.loads(path.read_text(encoding="utf-8"))
     return {p["id"]: p["tokens"].split() for p in blob["pieces"]}
+
+
+def load_essen(check: bool = True) -> dict[str, list[str]]:
+    """Song id ("file/index") -> token list from the shipped Essen folk-song file (sha256 checked)."""
+    return load_melodies(ESSEN_FILE, check)
 
 
 def tune_groups(melodies: dict[str, Sequence[str]], notes: int = 10) -> list[list[str]]:
@@ -530,9 +601,14 @@ def _main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     b = sub.add_parser("build", help="parse the Bach chorales and write the melody token file")
     b.add_argument("--out", default=str(TOKENS_FILE))
+    e = sub.add_parser("build-essen", help="parse the Essen folk songs (ESSEN_FILES) and write"
+                       " the folk token file")
+    e.add_argument("--out", default=str(ESSEN_FILE))
     a = p.parse_args(argv)
     if a.cmd == "build":
         build(Path(a.out), log=lambda s: print(s, flush=True))
+    elif a.cmd == "build-essen":
+        build_essen(Path(a.out), log=lambda s: print(s, flush=True))
 
 
 if __name__ == "__main__":

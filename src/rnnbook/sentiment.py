@@ -35,9 +35,7 @@ import hashlib
 import io
 import json
 import math
-import signal
 import sys
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -50,7 +48,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+from .checkpoint import (RunClock, SaveTimer, export_model, load_model_file, load_state,
+                         save_state)
 from .corpora import read_verified
 from .corpora import tokenize as _tokenize
 from .device import get_device, seed_everything
@@ -158,6 +157,11 @@ def pad_batch(seqs: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
 def length_batches(lengths: np.ndarray, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Indices cut into batches of similar length (little padding), in a shuffled order."""
     lengths = np.asarray(lengths)
+    if lengths.ndim != 1:
+        raise ValueError(f"lengths must be 1-D (one per review), got shape {lengths.shape}")
+    if int(batch) != batch or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch}")
+    batch = int(batch)
     order = np.lexsort((rng.random(len(lengths)), lengths))  # by length, random among equals
     batches = [order[i: i + batch] for i in range(0, len(order), batch)]
     return [batches[i] for i in rng.permutation(len(batches))]
@@ -175,6 +179,9 @@ def accuracy_by_length(correct: np.ndarray, lengths: np.ndarray, edges: Sequence
     correct, lengths, edges = np.asarray(correct, float), np.asarray(lengths), np.asarray(edges)
     if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
         raise ValueError("edges must be an increasing 1-D sequence of at least two numbers")
+    if correct.shape != lengths.shape or correct.ndim != 1:
+        raise ValueError(f"correct and lengths must be 1-D and of equal length (one per review), "
+                         f"got shapes {correct.shape} and {lengths.shape}")
     k = np.searchsorted(edges, lengths, side="right") - 1
     inside = (k >= 0) & (k < len(edges) - 1)
     n = np.bincount(k[inside], minlength=len(edges) - 1)
@@ -476,23 +483,11 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
         return length_batches(train_lengths, cfg.batch, np.random.default_rng([cfg.seed, epoch]))
 
     batches = epoch_batches(extra["epoch"])
-    stop = {"flag": False}
-
-    def _on_signal(signum, frame):
-        stop["flag"] = True
-
-    import threading
-    main = threading.current_thread() is threading.main_thread() and state_path is not None
-    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)} if main else {}
-    t_start, cpu_start, cpu0 = time.monotonic(), time.process_time(), extra["cpu_s"]
+    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"],
+                     handle_signals=state_path is not None)
+    elapsed, cpu = clock.elapsed, clock.cpu
     timer = SaveTimer(save_every_s)
     running, n_run = 0.0, 0
-
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t_start
-
-    def cpu() -> float:
-        return cpu0 + time.process_time() - cpu_start
 
     def best_model() -> SentimentRNN:
         if extra["best"] is None:
@@ -517,15 +512,8 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
             export_model(out_path, ship, ship.config, m, half=True)
 
     model.train()
-    try:
-        while True:
-            if max_steps is not None and step >= max_steps:
-                break
-            if minutes is not None and time.monotonic() - t_start >= minutes * 60:
-                break
-            if stop["flag"]:
-                log("signal received: saving and stopping")
-                break
+    with clock:
+        while (reason := clock.stop_reason(step)) is None:
             if extra["pos"] >= len(batches):
                 extra["epoch"] += 1
                 extra["pos"] = 0
@@ -561,10 +549,9 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
                     f"(cpu {cpu() / 60:.1f} min) train loss {tl:.4f} val acc {v:.4f}")
             if timer.should_save():
                 save()
+        if clock.signalled:
+            log(reason)
         save()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
     if state_path is not None:
         log(f"saved state at step {step} ({elapsed() / 60:.1f} min in total) to {state_path}")
     return best_model(), extra
