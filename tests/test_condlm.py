@@ -1,4 +1,4 @@
-"""The label-conditioned character LSTM of chapter 12 (rnnbook.condlm)."""
+"""The label-conditioned character LSTM of chapter 13 (rnnbook.condlm)."""
 import numpy as np
 import pytest
 import torch

@@ -1,6 +1,4 @@
 """Chapter 9 checkers: full marks for the reference, feedback (never a crash) for wrong answers."""
-from collections import Counter
-
 import numpy as np
 
 from checker_contract import checker_contract
@@ -35,16 +33,6 @@ def ref_decode_loop(step, h, bos, targets, teacher_forcing):
     return np.array(preds)
 
 
-def ref_bleu(hyp, ref, max_n):
-    log_p = 0.0
-    for n in range(1, max_n + 1):
-        h = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
-        r = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
-        log_p += np.log(sum(min(c, r[g]) for g, c in h.items()) / max(sum(h.values()), 1)) / max_n
-    bp = min(0.0, 1 - len(ref) / len(hyp))
-    return 100 * np.exp(log_p + bp)
-
-
 CHECKERS = {
     "additive_attention": (exercises.check_additive_attention, ref_attention, {
         "ignores the mask": lambda q, M, W_q, W_k, v, mask: (softmax(np.tanh(W_q @ q + M @ W_k.T) @ v),
@@ -67,24 +55,8 @@ CHECKERS = {
             step, h, y[0], list(y[1:]) + [0], tf),
         "None": lambda step, h, bos, y, tf: None,
     }),
-    "sentence_bleu": (exercises.check_sentence_bleu, ref_bleu, {
-        "no brevity penalty": lambda h, r, n: 100 * np.exp(np.log(ref_bleu(h, r, n) / 100)
-                                                          - min(0.0, 1 - len(r) / len(h))),
-        "0-1 scale": lambda h, r, n: ref_bleu(h, r, n) / 100,
-        "unigram precision only": lambda h, r, n: ref_bleu(h, r, 1),
-        "string": lambda h, r, n: "BLEU",
-    }),
 }
 
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
-
-
-def test_the_bleu_reference_written_out_agrees_with_sacrebleu_on_a_hand_checked_sentence():
-    # hyp "a red circle left of a blue square" vs ref with "green": precisions 7/8, 5/7, 4/6, 3/5,
-    # whose product is 1/4: BLEU = 100 * (1/4) ** (1/4) = 100 / sqrt(2), no brevity penalty
-    hyp, ref = "a red circle left of a blue square".split(), "a red circle left of a green square".split()
-    expected = 100 / np.sqrt(2)
-    assert abs(ref_bleu(hyp, ref, 4) - expected) < 1e-9
-    assert exercises.check_sentence_bleu(ref_bleu, seed=1) == 1.0

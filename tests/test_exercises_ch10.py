@@ -1,87 +1,64 @@
-"""Chapter 10's checkers: full marks for a correct answer, 0 when not attempted, feedback otherwise."""
-import numpy as np
+"""Chapter 10 checkers: full marks for the reference, feedback (never a crash) for wrong answers."""
+from collections import Counter
 
-from rnnbook.exercises import ch10
+import numpy as np
+import torch
 
 from checker_contract import checker_contract
+from rnnbook import exercises, seq2seq
 
 
-def masked_mean(x, lengths):
-    mask = np.arange(x.shape[1])[None, :] < np.asarray(lengths)[:, None]
-    return (x * mask[..., None]).sum(axis=1) / np.asarray(lengths)[:, None]
+def ref_coordinates(images):
+    B, _, H, W = images.shape
+    ys = np.repeat(np.linspace(-1, 1, H)[:, None], W, axis=1)
+    xs = np.repeat(np.linspace(-1, 1, W)[None, :], H, axis=0)
+    return np.concatenate([images, np.tile(np.stack([ys, xs]), (B, 1, 1, 1))], axis=1)
 
 
-def last_valid(outputs, lengths):
-    return outputs[np.arange(len(lengths)), np.asarray(lengths) - 1]
-
-
-def tfidf(counts):
-    counts = np.asarray(counts, dtype=float)
-    idf = np.log((1 + len(counts)) / (1 + (counts > 0).sum(axis=0))) + 1
-    w = np.where(counts > 0, 1 + np.log(np.where(counts > 0, counts, 1)), 0) * idf
-    norm = np.linalg.norm(w, axis=1, keepdims=True)
-    return w / np.where(norm > 0, norm, 1)
-
-
-def accuracy_by_length(correct, lengths, edges):
-    k = np.searchsorted(edges, lengths, side="right") - 1
-    out = np.full(len(edges) - 1, np.nan)
-    for j in range(len(edges) - 1):
-        if (k == j).any():
-            out[j] = np.mean(np.asarray(correct)[k == j])
-    return out
-
-
-def tfidf_raw_tf(counts):
-    counts = np.asarray(counts, dtype=float)
-    w = counts * (np.log((1 + len(counts)) / (1 + (counts > 0).sum(axis=0))) + 1)
-    norm = np.linalg.norm(w, axis=1, keepdims=True)
-    return w / np.where(norm > 0, norm, 1)
+def ref_bleu(hyp, ref, max_n):
+    log_p = 0.0
+    for n in range(1, max_n + 1):
+        h = Counter(tuple(hyp[i:i + n]) for i in range(len(hyp) - n + 1))
+        r = Counter(tuple(ref[i:i + n]) for i in range(len(ref) - n + 1))
+        log_p += np.log(sum(min(c, r[g]) for g, c in h.items()) / max(sum(h.values()), 1)) / max_n
+    bp = min(0.0, 1 - len(ref) / len(hyp))
+    return 100 * np.exp(log_p + bp)
 
 
 CHECKERS = {
-    "masked_mean_pool": (ch10.check_masked_mean_pool, masked_mean, {
-        "mean over every step, padding included": lambda x, lengths: x.mean(axis=1),
-        "masked sum divided by T": lambda x, lengths: masked_mean(x, lengths) * np.asarray(lengths)[:, None] / x.shape[1],
-        "wrong shape": lambda x, lengths: masked_mean(x, lengths)[:, :1],
+    "add_coordinates": (exercises.check_add_coordinates, ref_coordinates, {
+        "x before y": lambda im: ref_coordinates(im)[:, list(range(im.shape[1])) + [-1, -2]],
+        "coordinates from 0 to 1": lambda im: np.concatenate(
+            [im, (ref_coordinates(im)[:, -2:] + 1) / 2], axis=1),
+        "coordinates only": lambda im: ref_coordinates(im)[:, -2:],
+        "raises": lambda im: im.reshape(-1, 7),
     }),
-    "last_valid": (ch10.check_last_valid, last_valid, {
-        "the last padded step": lambda o, lengths: o[:, -1],
-        "off by one": lambda o, lengths: o[np.arange(len(lengths)), np.minimum(np.asarray(lengths), o.shape[1] - 1)],
-        "the first step": lambda o, lengths: o[:, 0],
-    }),
-    "tfidf": (ch10.check_tfidf, tfidf, {
-        "raw term frequency": tfidf_raw_tf,
-        "idf without smoothing": lambda c: (lambda w: w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-300))(
-            np.where(np.asarray(c) > 0, 1 + np.log(np.maximum(c, 1)), 0)
-            * np.log(len(c) / np.maximum((np.asarray(c) > 0).sum(axis=0), 1))),
-        "rows not normalised": lambda c: np.where(np.asarray(c) > 0, 1 + np.log(np.maximum(c, 1)), 0)
-            * (np.log((1 + len(c)) / (1 + (np.asarray(c) > 0).sum(axis=0))) + 1),
-    }),
-    "accuracy_by_length": (ch10.check_accuracy_by_length, accuracy_by_length, {
-        "edges belong to the bucket below": lambda c, n, e: accuracy_by_length(c, np.asarray(n) - 1e-9, e),
-        "zero for empty buckets": lambda c, n, e: np.nan_to_num(accuracy_by_length(c, n, e)),
-        "counts instead of accuracy": lambda c, n, e: np.histogram(n, e)[0].astype(float),
+    "sentence_bleu": (exercises.check_sentence_bleu, ref_bleu, {
+        "no brevity penalty": lambda h, r, n: 100 * np.exp(np.log(ref_bleu(h, r, n) / 100)
+                                                          - min(0.0, 1 - len(r) / len(h))),
+        "0-1 scale": lambda h, r, n: ref_bleu(h, r, n) / 100,
+        "unigram precision only": lambda h, r, n: ref_bleu(h, r, 1),
+        "string": lambda h, r, n: "BLEU",
     }),
 }
-
 
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
 
 
-def test_the_package_helpers_earn_full_marks():
-    # the chapter's own implementations answer the exercises too
-    import torch
+def test_the_image_encoder_sees_the_same_coordinate_channels_as_the_exercise():
+    images = np.random.default_rng(0).normal(size=(2, 3, 5, 7))
+    got = seq2seq.add_coordinates(torch.from_numpy(images)).numpy()
+    np.testing.assert_allclose(got, ref_coordinates(images), rtol=0, atol=1e-12)
+    assert got[0, 3, 0, 0] == -1 and got[0, 3, -1, 0] == 1  # channel C: top row -1, bottom row 1
+    assert got[0, 4, 0, 0] == -1 and got[0, 4, 0, -1] == 1  # channel C + 1: left -1, right 1
 
-    from rnnbook import sentiment
 
-    def torch_mean(x, lengths):
-        return sentiment.masked_mean(torch.as_tensor(x), torch.as_tensor(lengths)).numpy()
-
-    def package_buckets(c, n, e):
-        return sentiment.accuracy_by_length(c, n, e)[0]
-
-    assert ch10.check_masked_mean_pool(torch_mean) == 1.0
-    assert ch10.check_accuracy_by_length(package_buckets) == 1.0
+def test_the_bleu_reference_written_out_agrees_with_sacrebleu_on_a_hand_checked_sentence():
+    # hyp "a red circle left of a blue square" vs ref with "green": precisions 7/8, 5/7, 4/6, 3/5,
+    # whose product is 1/4: BLEU = 100 * (1/4) ** (1/4) = 100 / sqrt(2), no brevity penalty
+    hyp, ref = "a red circle left of a blue square".split(), "a red circle left of a green square".split()
+    expected = 100 / np.sqrt(2)
+    assert abs(ref_bleu(hyp, ref, 4) - expected) < 1e-9
+    assert exercises.check_sentence_bleu(ref_bleu, seed=1) == 1.0

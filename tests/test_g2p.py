@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnbook import g2p
+from rnnbook.seq2seq import make_targets
 
 
 def fresh_rng():
@@ -167,6 +168,30 @@ def test_pronounce_on_a_random_model_gives_valid_phonemes_deterministically(tiny
     torch.manual_seed(0)
     twin = g2p.G2P(emb_size=8, hidden_size=16).eval()
     assert twin.pronounce("memory", beam=5) == tiny_model.pronounce("memory", beam=5)
+
+
+def test_pronunciations_are_the_beam_best_first_with_true_sequence_log_probabilities(tiny_model):
+    rng = fresh_rng()
+    letters = list("abcdefghijklmnopqrstuvwxyz")
+    for _ in range(5):
+        word = "".join(rng.choice(letters, size=int(rng.integers(2, 9))))
+        hyps = tiny_model.pronunciations(word, beam=4)
+        assert 1 <= len(hyps) <= 4 and hyps[0][0] == tiny_model.pronounce(word, beam=4)
+        scores = [score for _, score in hyps]
+        assert scores == sorted(scores, reverse=True)
+        # each score is the summed log-probability of its phonemes and <eos>, teacher forced
+        # (a random model often runs to max_len without writing <eos>)
+        src, lengths = tiny_model._batch([word])
+        for phonemes, score in hyps:
+            ids = g2p.encode_pronunciation(phonemes)
+            tgt_in, tgt_out = make_targets([ids], pad=g2p.TGT_PAD, bos=g2p.TGT_BOS,
+                                           eos=g2p.TGT_EOS)
+            with torch.no_grad():
+                logp = torch.log_softmax(tiny_model(src, lengths, tgt_in), -1)
+            terms = logp[0].gather(1, tgt_out[0, :, None])[:, 0]
+            if len(ids) == g2p._max_len(len(word)):  # cut at max_len: no <eos> was scored
+                terms = terms[:-1]
+            assert abs(float(terms.sum()) - score) < 1e-4
 
 
 def test_unknown_characters_and_bad_arguments_raise_clear_errors(tiny_model):

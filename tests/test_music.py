@@ -1,4 +1,4 @@
-"""Melody tokens, synthesis and the melody LSTM of chapter 12 (rnnbook.music)."""
+"""Melody tokens, synthesis and the melody LSTM of chapter 13 (rnnbook.music)."""
 from fractions import Fraction
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Sentiment (chapter 10): the fixed split, tf-idf against scikit-learn, packed batches, resumption."""
+"""Sentiment (chapter 11): the fixed split, tf-idf against scikit-learn, packed batches, resumption."""
 import numpy as np
 import pytest
 import torch

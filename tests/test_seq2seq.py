@@ -302,6 +302,48 @@ def test_loss_at_initialisation_is_near_log_vocabulary_and_training_drives_it_do
     assert seq2seq.exact_match(preds, targets) == 1.0
 
 
+def _reverse_task():
+    rng = np.random.default_rng(0)
+    sources = [list(rng.integers(3, 10, rng.integers(2, 6))) for _ in range(64)]
+    targets = [s[::-1] for s in sources]
+    test = seq2seq.make_batch(sources[:16], targets[:16])
+
+    def sample(r):
+        idx = r.integers(len(sources), size=16)
+        return seq2seq.make_batch([sources[i] for i in idx], [targets[i] for i in idx])
+
+    def evaluate(model):
+        model.eval()
+        preds, _ = model.greedy(test[0], test[1], max_len=8)
+        model.train()
+        return seq2seq.exact_match(preds, targets[:16])
+
+    return sample, evaluate
+
+
+def test_train_steps_reports_every_few_steps_stops_at_the_target_and_repeats_exactly():
+    sample, evaluate = _reverse_task()
+    curves, weights = [], []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = Seq2Seq(10, 10, emb_size=16, hidden_size=32, attention="additive")
+        curves.append(seq2seq.train_steps(model, sample, 400, evaluate, every=20, stop_at=1.0,
+                                          lr=1e-2))
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    curve = curves[0]
+    assert curves[0] == curves[1] and torch.equal(weights[0], weights[1])
+    steps = [s for s, _ in curve]
+    assert steps == list(range(20, 20 * len(curve) + 1, 20))
+    assert curve[-1][1] == 1.0 and all(score < 1.0 for _, score in curve[:-1])
+    assert steps[-1] < 400  # stopped early
+    torch.manual_seed(0)
+    model = Seq2Seq(10, 10, emb_size=16, hidden_size=32, attention="additive")
+    short = seq2seq.train_steps(model, sample, 30, evaluate, every=20)
+    assert [s for s, _ in short] == [20, 30]  # the last step is always scored
+    with pytest.raises(ValueError, match="positive"):
+        seq2seq.train_steps(model, sample, 0, evaluate)
+
+
 @pytest.mark.parametrize("enc", ["strip", "image"])
 def test_image_encoders_plug_into_the_same_decoder(enc):
     torch.manual_seed(0)

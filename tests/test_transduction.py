@@ -1,4 +1,4 @@
-"""The chapter 9 task generators: deterministic, train/test disjoint, right on hand-checked cases."""
+"""The chapter 9 and 10 task generators: deterministic, train/test disjoint, right on hand-checked cases."""
 import datetime
 
 import numpy as np

@@ -227,14 +227,18 @@ class G2P(torch.nn.Module):
         return make_batch(ids, [[]] * len(ids), device=self.device)[:2]
 
     @torch.no_grad()
-    def pronounce(self, word: str, beam: int = 5) -> list[str]:
-        """The best pronunciation of `word` as ARPAbet phonemes (beam search of width `beam`)."""
+    def pronunciations(self, word: str, beam: int = 5) -> list[tuple[list[str], float]]:
+        """Up to `beam` pronunciations of `word` with their log-probabilities, best first."""
         if isinstance(beam, bool) or not isinstance(beam, int) or beam < 1:
             raise ValueError(f"beam must be a positive integer, got {beam!r}")
         src, lengths = self._batch([word])
         self.eval()
         hyps = self.net.translate(src, lengths, beam=beam, max_len=_max_len(src.shape[1]))
-        return decode_pronunciation(hyps[0][0])
+        return [(decode_pronunciation(ids), score) for ids, score in hyps]
+
+    def pronounce(self, word: str, beam: int = 5) -> list[str]:
+        """The best pronunciation of `word` as ARPAbet phonemes (beam search of width `beam`)."""
+        return self.pronunciations(word, beam)[0][0]
 
     @torch.no_grad()
     def pronounce_greedy(self, words: Sequence[str], batch_size: int = 512) -> list[list[str]]:

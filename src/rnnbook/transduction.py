@@ -1,4 +1,4 @@
-"""Transduction tasks for chapter 9, generated offline with fixed seeds; train and test disjoint.
+"""Transduction tasks for chapters 9 and 10, generated offline with fixed seeds; train and test disjoint.
 
 - `number_words`: "three hundred and forty-two" -> "342" (num2words; English, French, German),
   train and test integers disjoint.

@@ -64,7 +64,7 @@ def read_verified(split: str) -> str:
     if split not in FILES:
         raise ValueError(f"split must be one of {sorted(FILES)}, got {split!r}")
     relpath, expected = FILES[split]
-    data = package_file(DIST, relpath, "the Japanese vowels data of chapter 11", PIN).read_bytes()
+    data = package_file(DIST, relpath, "the Japanese vowels data of chapter 12", PIN).read_bytes()
     got = hashlib.sha256(data).hexdigest()
     if got != expected:
         raise ChecksumError(f"{DIST}:{relpath} has sha256 {got}, expected {expected}: the installed "

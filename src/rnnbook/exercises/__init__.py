@@ -15,10 +15,11 @@ from .ch05 import check_gru_step, check_lstm_step, check_minimal_gru_step, check
 from .ch06 import check_bidirectional, check_highway_layer, check_mixture_output, check_reverse_padded
 from .ch07 import check_kn_bigram, check_loss_summary, check_sampling_distribution, check_stream_batches
 from .ch08 import check_analogy, check_glove_weight, check_keep_probability, check_sgns_loss_grad
-from .ch09 import check_additive_attention, check_beam_step, check_decode_loop, check_sentence_bleu
-from .ch10 import check_accuracy_by_length, check_last_valid, check_masked_mean_pool, check_tfidf
-from .ch11 import check_classify_by_likelihood, check_diag_gaussian_logpdf, check_gaussian_forward_step, check_masked_mean
-from .ch12 import check_condition_inputs, check_midi_to_hz, check_temperature_softmax, check_transpose_melody
+from .ch09 import check_additive_attention, check_beam_step, check_decode_loop
+from .ch10 import check_add_coordinates, check_sentence_bleu
+from .ch11 import check_accuracy_by_length, check_last_valid, check_masked_mean_pool, check_tfidf
+from .ch12 import check_classify_by_likelihood, check_diag_gaussian_logpdf, check_gaussian_forward_step, check_masked_mean
+from .ch13 import check_condition_inputs, check_midi_to_hz, check_temperature_softmax, check_transpose_melody
 
 __all__ = ["Case", "Score", "compare_arrays", "fresh_seed", "run_checks",
            "check_one_hot", "check_pad_with_mask"]
@@ -30,7 +31,8 @@ __all__ += ["check_lstm_step", "check_gru_step", "check_minimal_gru_step", "chec
 __all__ += ["check_bidirectional", "check_reverse_padded", "check_highway_layer", "check_mixture_output"]
 __all__ += ["check_loss_summary", "check_kn_bigram", "check_sampling_distribution", "check_stream_batches"]
 __all__ += ["check_sgns_loss_grad", "check_keep_probability", "check_glove_weight", "check_analogy"]
-__all__ += ["check_additive_attention", "check_beam_step", "check_decode_loop", "check_sentence_bleu"]
+__all__ += ["check_additive_attention", "check_beam_step", "check_decode_loop"]
+__all__ += ["check_add_coordinates", "check_sentence_bleu"]
 __all__ += ["check_masked_mean_pool", "check_last_valid", "check_tfidf", "check_accuracy_by_length"]
 __all__ += ["check_diag_gaussian_logpdf", "check_gaussian_forward_step", "check_classify_by_likelihood", "check_masked_mean"]
 __all__ += ["check_transpose_melody", "check_midi_to_hz", "check_temperature_softmax", "check_condition_inputs"]

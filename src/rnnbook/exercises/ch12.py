@@ -1,109 +1,133 @@
-"""Checkers for chapter 12, generating melodies and text on demand."""
+"""Checkers for chapter 12, Who is speaking? An HMM against an RNN."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
-from .. import condlm as _condlm
-from .. import music as _music
+from .. import gaussian_hmm as _ghmm
+from .. import vowels as _vowels
 from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
 
 
-def _random_melody(rng: np.random.Generator, n: int) -> list[str]:
-    durs = ["D1", "D1/2", "D2", "D3/2", "D1/4", "D4"]
-    out: list[str] = []
-    for k in range(n):
-        if k and rng.random() < 0.15:
-            out.append("|")
-        out.append("R" if rng.random() < 0.1 else f"P{int(rng.integers(48, 84))}")
-        out.append(durs[int(rng.integers(len(durs)))])
-    return out
-
-
-def check_transpose_melody(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
-    """Check `func(tokens, semitones) -> tokens` with every pitch token "P<midi>" shifted."""
-    seed = fresh_seed(seed)
-    rng = np.random.default_rng(seed)
-    cases = [Case((["P60", "D1", "P64", "D1/2", "|", "R", "D1", "P67", "D2"], 2), None,
-                  "C E | rest G up 2 semitones")]
-    for _ in range(4):
-        tokens = _random_melody(rng, int(rng.integers(3, 30)))
-        shift = int(rng.choice([-1, 1]) * rng.integers(1, 12))
-        cases.append(Case((tokens, shift), None, f"{len(tokens)} tokens by {shift:+d} semitones"))
+def _copy_args(cases: list[Case]) -> None:
     for case in cases:
-        case.expected = _music.transpose_tokens(*case.args)
-        case.args = (list(case.args[0]), case.args[1])
-
-    def compare(got, expected):
-        if isinstance(got, str) or not hasattr(got, "__len__"):
-            return f"expected a list of tokens, got {type(got).__name__}"
-        got = list(got)
-        if len(got) != len(expected):
-            return f"got {len(got)} tokens, expected {len(expected)}"
-        for i, (g, e) in enumerate(zip(got, expected)):
-            if g != e:
-                return f"token {i} is {g!r}, expected {e!r}"
-        return None
-
-    return run_checks("transpose_melody", func, cases, compare, points, seed)
+        case.args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
 
 
-def check_midi_to_hz(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
-    """Check `func(midi) -> frequencies in Hz` (equal temperament, 69 = A4 = 440 Hz)."""
-    seed = fresh_seed(seed)
-    rng = np.random.default_rng(seed)
-    cases = [Case((np.array([69, 81, 57, 60]),), None, "A4, A5, A3 and middle C")]
-    for _ in range(4):
-        midi = rng.integers(21, 109, size=int(rng.integers(1, 20)))
-        cases.append(Case((midi,), None, f"{midi.size} MIDI numbers from the piano's range"))
-    for case in cases:
-        case.expected = np.asarray(_music.midi_to_hz(case.args[0]), dtype=float)
-        case.args = (case.args[0].copy(),)
-
-    def compare(got, expected):
-        return compare_arrays(got, expected, what="frequencies", rtol=1e-9)
-
-    return run_checks("midi_to_hz", func, cases, compare, points, seed)
-
-
-def check_temperature_softmax(func: Callable, points: float = 1.0,
-                              seed: int | None = None) -> Score:
-    """Check `func(logits, temperature) -> probabilities` = softmax(logits / temperature)."""
-    seed = fresh_seed(seed)
-    rng = np.random.default_rng(seed)
-    cases = [Case((np.array([2.0, 1.0, 0.0]), 1.0), None, "logits 2, 1, 0 at T = 1"),
-             Case((np.array([2.0, 1.0, 0.0]), 0.5), None, "logits 2, 1, 0 at T = 0.5"),
-             Case((np.array([800.0, 799.0, -5.0]), 0.7), None, "large logits at T = 0.7")]
-    for _ in range(3):
-        logits = rng.normal(scale=3, size=int(rng.integers(2, 40)))
-        t = float(rng.choice([rng.uniform(0.2, 0.9), rng.uniform(1.1, 3.0)]))
-        cases.append(Case((logits, t), None, f"{logits.size} logits at T = {t:.2f}"))
-    for case in cases:
-        case.expected = _music.temperature_softmax(*case.args)
-        case.args = (case.args[0].copy(), case.args[1])
-
-    def compare(got, expected):
-        return compare_arrays(got, expected, what="probabilities", rtol=1e-7, atol=1e-12)
-
-    return run_checks("temperature_softmax", func, cases, compare, points, seed)
-
-
-def check_condition_inputs(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
-    """Check `func(x_emb (T, B, E), c_emb (B, C)) -> (T, B, E + C)`: the condition at every step."""
+def check_diag_gaussian_logpdf(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(X, means, variances) -> (T, K)` log densities of diagonal Gaussians."""
     seed = fresh_seed(seed)
     rng = np.random.default_rng(seed)
     cases = []
-    for k in range(5):
-        T, B, E, C = (2, 3, 4, 2) if k == 0 else tuple(int(v) for v in rng.integers(1, 9, size=4))
-        x = torch.as_tensor(rng.normal(size=(T, B, E)))
-        c = torch.as_tensor(rng.normal(size=(B, C)))
-        expected = _condlm.condition_inputs(x, c).numpy()
-        cases.append(Case((x.clone(), c.clone()), expected,
-                          f"T={T} steps, B={B} sentences, E={E}, C={C}"))
+    for i in range(5):
+        T, K, D = (int(rng.integers(1, 8)) for _ in range(3))
+        what = f"T={T} frames, K={K} states, D={D} coefficients"
+        if i == 0:
+            T, K, D, what = 3, 1, 1, "one state, one coefficient: the 1-d normal density"
+        X = rng.normal(0, 2, (T, D))
+        means = rng.normal(0, 2, (K, D))
+        variances = rng.uniform(0.05, 3.0, (K, D))
+        if i == 4:
+            X, means = X + 50.0, means + 50.0
+            what += " (frames and means near 50)"
+        cases.append(Case((X, means, variances), _ghmm.diag_log_density(X, means, variances), what))
+    _copy_args(cases)
 
     def compare(got, expected):
-        return compare_arrays(got, expected, what="joined inputs", rtol=1e-12)
+        return compare_arrays(got, expected, what="(T, K) array of log densities", rtol=1e-7, atol=1e-8)
 
-    return run_checks("condition_inputs", func, cases, compare, points, seed)
+    return run_checks("diag_gaussian_logpdf", func, cases, compare, points, seed)
+
+
+def check_gaussian_forward_step(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(log_alpha, log_transmat, log_b) -> new log_alpha` (K,)."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(5):
+        K = int(rng.integers(2, 6))
+        log_alpha = np.log(rng.dirichlet(np.ones(K))) - rng.uniform(0, 30)
+        A = rng.dirichlet(np.ones(K), size=K)
+        log_b = rng.normal(-15, 5, K)              # 12-d Gaussian densities are far below 1
+        what = f"K={K} states"
+        if i == 2:
+            log_alpha = log_alpha - 2000.0
+            log_b = log_b - 500.0
+            what += " (log_alpha near -2000: exp underflows to 0, stay in logs)"
+        with np.errstate(divide="ignore"):
+            log_A = np.log(A)
+            if i == 3:                                 # left-to-right: no way back
+                log_A = np.log(np.triu(A) / np.triu(A).sum(axis=1, keepdims=True))
+                what += " (left-to-right: log_transmat holds -inf below the diagonal)"
+            if i == 4:
+                log_alpha[0] = -np.inf
+                what += " (log_alpha[0] = -inf, a state that cannot be occupied)"
+        expected = _ghmm.log_forward_step(log_alpha, log_A, log_b)
+        cases.append(Case((log_alpha, log_A, log_b), expected, what))
+    _copy_args(cases)
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="new log_alpha", rtol=1e-9, atol=1e-8)
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return run_checks("gaussian_forward_step", func, cases, compare, points, seed)
+
+
+def check_classify_by_likelihood(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(log_likelihoods, log_prior) -> labels` (N,), Bayes' rule in logs."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(5):
+        N, C = int(rng.integers(3, 12)), int(rng.integers(2, 10))
+        scores = rng.normal(-300, 8, (N, C))
+        prior = rng.dirichlet(np.ones(C))
+        what = f"N={N} sequences, C={C} classes"
+        if i == 0:
+            prior = np.full(C, 1.0 / C)
+            what += " (equal priors)"
+        if i in (2, 3):
+            # make the prior decide some rows: two classes within a few nats of each other
+            prior = rng.dirichlet(np.full(C, 0.3))
+            top = scores.argmax(axis=1)
+            scores[np.arange(N), (top + 1) % C] = scores[np.arange(N), top] - rng.uniform(0, 2, N)
+            what += " (close calls that the prior decides)"
+        if i == 4:
+            scores = scores * 30.0
+            what += " (log-likelihoods near -9000: exp underflows to 0)"
+        log_prior = np.log(prior)
+        cases.append(Case((scores, log_prior), _ghmm.classify(scores, log_prior), what))
+    _copy_args(cases)
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="array of labels", dtype_kind="iu")
+
+    with np.errstate(under="ignore", divide="ignore", invalid="ignore", over="ignore"):
+        return run_checks("classify_by_likelihood", func, cases, compare, points, seed)
+
+
+def check_masked_mean(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(x, lengths) -> (N, D)`: the mean of each sequence over its real frames only."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(5):
+        N, T, D = int(rng.integers(1, 7)), int(rng.integers(1, 12)), int(rng.integers(1, 5))
+        lengths = rng.integers(1, T + 1, N)
+        lengths[0] = T                                 # one sequence fills the batch
+        x = rng.normal(0, 1, (N, T, D))
+        what = f"N={N}, T={T}, D={D}, lengths={lengths.tolist()}"
+        if i == 1:
+            x[np.arange(T)[None, :] >= lengths[:, None]] = 0.0
+            what += " (zero padding)"
+        else:
+            x[np.arange(T)[None, :] >= lengths[:, None]] = 99.0
+            what += " (padding filled with 99: it must not count)"
+        cases.append(Case((x, lengths), _vowels.masked_mean(x, lengths), what))
+    _copy_args(cases)
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="(N, D) array of means", rtol=1e-7, atol=1e-9)
+
+    return run_checks("masked_mean", func, cases, compare, points, seed)

@@ -1,0 +1,109 @@
+"""Checkers for chapter 13, generating melodies and text on demand."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from .. import condlm as _condlm
+from .. import music as _music
+from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+
+
+def _random_melody(rng: np.random.Generator, n: int) -> list[str]:
+    durs = ["D1", "D1/2", "D2", "D3/2", "D1/4", "D4"]
+    out: list[str] = []
+    for k in range(n):
+        if k and rng.random() < 0.15:
+            out.append("|")
+        out.append("R" if rng.random() < 0.1 else f"P{int(rng.integers(48, 84))}")
+        out.append(durs[int(rng.integers(len(durs)))])
+    return out
+
+
+def check_transpose_melody(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(tokens, semitones) -> tokens` with every pitch token "P<midi>" shifted."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((["P60", "D1", "P64", "D1/2", "|", "R", "D1", "P67", "D2"], 2), None,
+                  "C E | rest G up 2 semitones")]
+    for _ in range(4):
+        tokens = _random_melody(rng, int(rng.integers(3, 30)))
+        shift = int(rng.choice([-1, 1]) * rng.integers(1, 12))
+        cases.append(Case((tokens, shift), None, f"{len(tokens)} tokens by {shift:+d} semitones"))
+    for case in cases:
+        case.expected = _music.transpose_tokens(*case.args)
+        case.args = (list(case.args[0]), case.args[1])
+
+    def compare(got, expected):
+        if isinstance(got, str) or not hasattr(got, "__len__"):
+            return f"expected a list of tokens, got {type(got).__name__}"
+        got = list(got)
+        if len(got) != len(expected):
+            return f"got {len(got)} tokens, expected {len(expected)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            if g != e:
+                return f"token {i} is {g!r}, expected {e!r}"
+        return None
+
+    return run_checks("transpose_melody", func, cases, compare, points, seed)
+
+
+def check_midi_to_hz(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(midi) -> frequencies in Hz` (equal temperament, 69 = A4 = 440 Hz)."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.array([69, 81, 57, 60]),), None, "A4, A5, A3 and middle C")]
+    for _ in range(4):
+        midi = rng.integers(21, 109, size=int(rng.integers(1, 20)))
+        cases.append(Case((midi,), None, f"{midi.size} MIDI numbers from the piano's range"))
+    for case in cases:
+        case.expected = np.asarray(_music.midi_to_hz(case.args[0]), dtype=float)
+        case.args = (case.args[0].copy(),)
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="frequencies", rtol=1e-9)
+
+    return run_checks("midi_to_hz", func, cases, compare, points, seed)
+
+
+def check_temperature_softmax(func: Callable, points: float = 1.0,
+                              seed: int | None = None) -> Score:
+    """Check `func(logits, temperature) -> probabilities` = softmax(logits / temperature)."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.array([2.0, 1.0, 0.0]), 1.0), None, "logits 2, 1, 0 at T = 1"),
+             Case((np.array([2.0, 1.0, 0.0]), 0.5), None, "logits 2, 1, 0 at T = 0.5"),
+             Case((np.array([800.0, 799.0, -5.0]), 0.7), None, "large logits at T = 0.7")]
+    for _ in range(3):
+        logits = rng.normal(scale=3, size=int(rng.integers(2, 40)))
+        t = float(rng.choice([rng.uniform(0.2, 0.9), rng.uniform(1.1, 3.0)]))
+        cases.append(Case((logits, t), None, f"{logits.size} logits at T = {t:.2f}"))
+    for case in cases:
+        case.expected = _music.temperature_softmax(*case.args)
+        case.args = (case.args[0].copy(), case.args[1])
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="probabilities", rtol=1e-7, atol=1e-12)
+
+    return run_checks("temperature_softmax", func, cases, compare, points, seed)
+
+
+def check_condition_inputs(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(x_emb (T, B, E), c_emb (B, C)) -> (T, B, E + C)`: the condition at every step."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(5):
+        T, B, E, C = (2, 3, 4, 2) if k == 0 else tuple(int(v) for v in rng.integers(1, 9, size=4))
+        x = torch.as_tensor(rng.normal(size=(T, B, E)))
+        c = torch.as_tensor(rng.normal(size=(B, C)))
+        expected = _condlm.condition_inputs(x, c).numpy()
+        cases.append(Case((x.clone(), c.clone()), expected,
+                          f"T={T} steps, B={B} sentences, E={E}, C={C}"))
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="joined inputs", rtol=1e-12)
+
+    return run_checks("condition_inputs", func, cases, compare, points, seed)

@@ -1,0 +1,62 @@
+"""Chapter 13 checkers: full marks for the reference, feedback (never a crash) for wrong answers."""
+import numpy as np
+import torch
+
+from checker_contract import checker_contract
+from rnnbook import exercises
+
+
+def ref_transpose(tokens, semitones):
+    return [f"P{int(t[1:]) + semitones}" if t[0] == "P" else t for t in tokens]
+
+
+def ref_midi_to_hz(midi):
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=float) - 69) / 12)
+
+
+def ref_temperature(logits, t):
+    z = logits / t
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def ref_condition(x, c):
+    T = x.shape[0]
+    return torch.cat([x, c[None].repeat(T, 1, 1)], dim=2)
+
+
+CHECKERS = {
+    "transpose_melody": (exercises.check_transpose_melody, ref_transpose, {
+        "shifts durations too": lambda tok, s: [t[0] + str(int(t[1:]) + s)
+                                                if t[0] == "P" or t == "D1" else t for t in tok],
+        "wrong direction": lambda tok, s: ref_transpose(tok, -s),
+        "drops bar lines": lambda tok, s: [t for t in ref_transpose(tok, s) if t != "|"],
+        "returns one string": lambda tok, s: " ".join(ref_transpose(tok, s)),
+        "raises": lambda tok, s: int("P60"),
+    }),
+    "midi_to_hz": (exercises.check_midi_to_hz, ref_midi_to_hz, {
+        "A4 at note 60": lambda m: 440.0 * 2.0 ** ((np.asarray(m) - 60) / 12),
+        "octave per 10 notes": lambda m: 440.0 * 2.0 ** ((np.asarray(m) - 69) / 10),
+        "integer division": lambda m: 440.0 * 2.0 ** ((np.asarray(m) - 69) // 12),
+        "NaN": lambda m: np.full(np.shape(m), np.nan),
+    }),
+    "temperature_softmax": (exercises.check_temperature_softmax, ref_temperature, {
+        "multiplies by the temperature": lambda z, t: ref_temperature(z * t * t, t),
+        "ignores the temperature": lambda z, t: ref_temperature(z, 1.0),
+        "unstable (overflows)": lambda z, t: np.exp(z / t) / np.exp(z / t).sum(),
+        "temperature on the probabilities": lambda z, t: ref_temperature(z, 1.0) / t,
+    }),
+    "condition_inputs": (exercises.check_condition_inputs, ref_condition, {
+        "condition first": lambda x, c: ref_condition(x, c)[..., list(range(x.shape[2],
+                                                                            x.shape[2] + c.shape[1]))
+                                                            + list(range(x.shape[2]))],
+        "condition only at the first step": lambda x, c: torch.cat(
+            [x, torch.cat([c[None], torch.zeros(x.shape[0] - 1, *c.shape, dtype=c.dtype)])], 2),
+        "adds instead of joining": lambda x, c: x + c.sum(),
+        "forgets the condition": lambda x, c: x,
+    }),
+}
+
+(test_the_reference_earns_full_marks_on_fresh_inputs,
+ test_an_unattempted_exercise_scores_zero_and_says_so,
+ test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
