@@ -2,6 +2,7 @@
 from collections import Counter
 
 import numpy as np
+import pytest
 import torch
 
 from checker_contract import checker_contract
@@ -47,12 +48,22 @@ CHECKERS = {
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
 
 
-def test_the_image_encoder_sees_the_same_coordinate_channels_as_the_exercise():
+def test_add_coordinates_matches_the_exercise_reference_and_the_image_encoder_uses_it():
     images = np.random.default_rng(0).normal(size=(2, 3, 5, 7))
     got = seq2seq.add_coordinates(torch.from_numpy(images)).numpy()
     np.testing.assert_allclose(got, ref_coordinates(images), rtol=0, atol=1e-12)
     assert got[0, 3, 0, 0] == -1 and got[0, 3, -1, 0] == 1  # channel C: top row -1, bottom row 1
     assert got[0, 4, 0, 0] == -1 and got[0, 4, 0, -1] == 1  # channel C + 1: left -1, right 1
+    # the encoder's first convolution reads the image and the two coordinate channels
+    torch.manual_seed(0)
+    encoder = seq2seq.ImageEncoder(3, 8).eval()
+    assert encoder.cnn[0].in_channels == 3 + 2
+    x = torch.from_numpy(images).float()
+    feats = encoder.cnn(torch.from_numpy(ref_coordinates(images)).float())
+    memory, _, _ = encoder(x)
+    torch.testing.assert_close(memory, encoder.norm(feats.flatten(2).transpose(1, 2)))
+    with pytest.raises(ValueError, match="floating-point"):
+        seq2seq.add_coordinates(torch.zeros(1, 1, 2, 2, dtype=torch.uint8))
 
 
 def test_the_bleu_reference_written_out_agrees_with_sacrebleu_on_a_hand_checked_sentence():

@@ -340,8 +340,9 @@ def test_train_steps_reports_every_few_steps_stops_at_the_target_and_repeats_exa
     model = Seq2Seq(10, 10, emb_size=16, hidden_size=32, attention="additive")
     short = seq2seq.train_steps(model, sample, 30, evaluate, every=20)
     assert [s for s, _ in short] == [20, 30]  # the last step is always scored
-    with pytest.raises(ValueError, match="positive"):
-        seq2seq.train_steps(model, sample, 0, evaluate)
+    for steps, every in ((0, 25), (10, 0)):
+        with pytest.raises(ValueError, match="positive"):
+            seq2seq.train_steps(model, sample, steps, evaluate, every=every)
 
 
 @pytest.mark.parametrize("enc", ["strip", "image"])

@@ -173,6 +173,9 @@ def add_coordinates(images: torch.Tensor) -> torch.Tensor:
     """(B, C, H, W) -> (B, C + 2, H, W): each pixel's row (y) and column (x), from -1 to 1."""
     if images.dim() != 4:
         raise ValueError(f"expected images of shape (B, C, H, W), got shape {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise ValueError(f"expected floating-point images, got {images.dtype}: convert them with "
+                         ".float() (and scale to [0, 1]) first")
     B, _, height, width = images.shape
     ys = torch.linspace(-1, 1, height, device=images.device, dtype=images.dtype)
     xs = torch.linspace(-1, 1, width, device=images.device, dtype=images.dtype)
@@ -183,7 +186,7 @@ def add_coordinates(images: torch.Tensor) -> torch.Tensor:
 class ImageEncoder(nn.Module):
     """A small CNN; each cell of its last feature map is one memory vector (Xu et al. 2015).
 
-    Two coordinate channels (x and y in [-1, 1]) are appended to the image so that features know
+    Two coordinate channels (y then x, in [-1, 1]) are appended to the image so that features know
     where they are, and the summary keeps a coarse 4 x 4 layout (a mean over all cells would lose
     "left of" and "above"). Layer normalisation of the cells keeps them distinguishable at the
     start of training.
