@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook.checkpoint import (RunClock, SaveTimer, export_model, load_model_file, load_state,
-                                model_from_file, save_state)
+from rnnbook.checkpoint import (RunClock, SaveTimer, best_model, export_model, load_model_file,
+                                load_state, model_from_file, save_state, track_plateau)
 
 
 def _setup(seed: int):
@@ -133,3 +133,30 @@ def test_model_from_file_rebuilds_the_class_from_its_config(tmp_path):
     assert not again.training
     x = torch.randn(5, 4)
     assert torch.equal(again(x), model(x))
+
+
+class _Tiny(torch.nn.Linear):
+    def __init__(self, n: int = 2) -> None:
+        super().__init__(n, 1)
+        self.config = {"n": n}
+
+
+def test_track_plateau_keeps_the_best_weights_and_halves_the_rate_after_patience_flat_evaluations():
+    model = _Tiny()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    extra = {"best": None, "best_val": float("inf"), "bad_evals": 0}
+    assert best_model(model, extra, _Tiny) == (model, None)  # nothing evaluated yet
+    # a gain smaller than min_gain (0.002) counts as flat, but the best weights still follow it
+    values = [3.0, 2.0, 1.999, 2.5, 1.9, 1.899, 1.8985, 1.95, 1.96, 1.97, 1.98]
+    rates, best_steps = [], []
+    for step, v in enumerate(values, start=1):
+        with torch.no_grad():
+            model.weight.fill_(float(step))  # the weights say which step they are from
+        track_plateau(extra, model, opt, step, v, patience=2, min_lr=0.3)
+        rates.append(opt.param_groups[0]["lr"])
+        best_steps.append(extra["best"]["step"])
+    assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3, 0.3]  # never below min_lr
+    assert best_steps == [1, 2, 3, 3, 5, 6, 7, 7, 7, 7, 7]
+    shipped, step = best_model(model, extra, _Tiny)
+    assert step == 7 and shipped is not model
+    assert shipped.weight.flatten().tolist() == [7.0, 7.0] and model.weight[0, 0] == 11.0

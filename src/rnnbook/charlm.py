@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (RunClock, SaveTimer, export_model, load_state, model_from_file,
-                         save_state)
+from .checkpoint import (RunClock, SaveTimer, best_model, export_model, load_state,
+                         model_from_file, save_state, track_plateau)
 from .data import batchify, bptt_batches
 from .device import get_device, seed_everything
 
@@ -320,15 +320,12 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
         save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
         if out_path is not None:
             # ship the weights of the best validation loss so far (the current ones before any)
-            ship = model
-            if extra.get("best") is not None:
-                ship = CharLM(**model.config)
-                ship.load_state_dict(extra["best"]["weights"])
+            ship, best_step = best_model(model, extra, CharLM)
             m = dict(meta or {})
             m.update(step=step, epoch=extra["epoch"], chars_seen=extra["chars_seen"],
                      train_minutes=round(elapsed() / 60, 2), cpu_minutes=round(cpu() / 60, 2),
                      val_log=extra["val_log"], config=extra["config"],
-                     shipped_step=extra["best"]["step"] if extra.get("best") else step)
+                     shipped_step=step if best_step is None else best_step)
             export_model(out_path, ship, ship.config, m, half=True)
 
     model.train()
@@ -365,17 +362,7 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
                 extra["val_log"].append({"step": step, "chars": extra["chars_seen"],
                                          "wall_s": round(elapsed(), 1), "cpu_s": round(cpu(), 1),
                                          "val": v, "lr": lr})
-                if extra.get("best") is None or v < extra["best"]["val"]:
-                    extra["best"] = {"step": step, "val": v, "weights": {
-                        k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
-                if v < extra["best_val"] - 0.002:
-                    extra["best_val"], extra["bad_evals"] = v, 0
-                else:
-                    extra["bad_evals"] += 1
-                    if extra["bad_evals"] >= cfg.patience and lr > cfg.min_lr:
-                        for g in opt.param_groups:
-                            g["lr"] = max(lr * 0.5, cfg.min_lr)
-                        extra["bad_evals"] = 0
+                track_plateau(extra, model, opt, step, v, cfg.patience, cfg.min_lr)
                 tl = extra["train_log"][-1]["train"] if extra["train_log"] else float("nan")
                 log(f"step {step} epoch {extra['epoch']} {elapsed() / 60:.1f} min "
                     f"(cpu {cpu() / 60:.1f} min) train {tl:.4f} val {v:.4f} nats/char "

@@ -195,6 +195,39 @@ class RunClock:
         return False
 
 
+def track_plateau(extra: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                  step: int, value: float, patience: int, min_lr: float,
+                  min_gain: float = 0.002) -> None:
+    """After an evaluation: keep the best weights, and halve the learning rate on a plateau.
+
+    `extra` is the run's saved dictionary: "best" (step, val, weights; None before the first
+    evaluation), "best_val" and "bad_evals". The learning rate is halved, down to `min_lr`, once
+    `patience` evaluations in a row have not beaten "best_val" by `min_gain`.
+    """
+    if extra.get("best") is None or value < extra["best"]["val"]:
+        extra["best"] = {"step": step, "val": value, "weights": {
+            k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
+    if value < extra["best_val"] - min_gain:
+        extra["best_val"], extra["bad_evals"] = value, 0
+        return
+    extra["bad_evals"] += 1
+    lr = optimizer.param_groups[0]["lr"]
+    if extra["bad_evals"] >= patience and lr > min_lr:
+        for group in optimizer.param_groups:
+            group["lr"] = max(lr * 0.5, min_lr)
+        extra["bad_evals"] = 0
+
+
+def best_model(model: torch.nn.Module, extra: dict[str, Any], cls: type) -> tuple[torch.nn.Module, int | None]:
+    """(a `cls(**model.config)` holding the best weights of `extra`, their step), or (model, None)
+    before any evaluation."""
+    if extra.get("best") is None:
+        return model, None
+    ship = cls(**model.config)
+    ship.load_state_dict(extra["best"]["weights"])
+    return ship, extra["best"]["step"]
+
+
 def export_model(path: str | Path, model: torch.nn.Module, config: dict[str, Any],
                  meta: dict[str, Any] | None = None, half: bool = False) -> None:
     """Write the small shipped file: weights (float16 if `half`), the config and metadata."""

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (RunClock, SaveTimer, export_model, load_state, model_from_file,
-                         save_state)
+from .checkpoint import (RunClock, SaveTimer, best_model, export_model, load_state,
+                         model_from_file, save_state, track_plateau)
 from .device import get_device, seed_everything
 from .packaged import package_file
 
@@ -307,15 +307,12 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
         extra["cpu_s"] = cpu()
         save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
         if out_path is not None:
-            ship = model
-            if extra["best"] is not None:
-                ship = CondCharLM(**model.config)
-                ship.load_state_dict(extra["best"]["weights"])
+            ship, best_step = best_model(model, extra, CondCharLM)
             m = dict(meta or {})
             m.update(step=step, epoch=extra["epoch"], train_minutes=round(elapsed() / 60, 2),
                      cpu_minutes=round(cpu() / 60, 2), val_log=extra["val_log"],
                      config=extra["config"],
-                     shipped_step=extra["best"]["step"] if extra["best"] else step)
+                     shipped_step=step if best_step is None else best_step)
             export_model(out_path, ship, ship.config, m, half=True)
 
     order = _order(len(texts), cfg.seed, extra["epoch"])
@@ -348,17 +345,7 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
                 lr = opt.param_groups[0]["lr"]
                 extra["val_log"].append({"step": step, "epoch": extra["epoch"],
                                          "wall_s": round(elapsed(), 1), "val": v, "lr": lr})
-                if extra["best"] is None or v < extra["best"]["val"]:
-                    extra["best"] = {"step": step, "val": v, "weights": {
-                        k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
-                if v < extra["best_val"] - 0.002:
-                    extra["best_val"], extra["bad_evals"] = v, 0
-                else:
-                    extra["bad_evals"] += 1
-                    if extra["bad_evals"] >= cfg.patience and lr > cfg.min_lr:
-                        for g in opt.param_groups:
-                            g["lr"] = max(lr * 0.5, cfg.min_lr)
-                        extra["bad_evals"] = 0
+                track_plateau(extra, model, opt, step, v, cfg.patience, cfg.min_lr)
                 tl = extra["train_log"][-1]["train"] if extra["train_log"] else float("nan")
                 log(f"step {step} epoch {extra['epoch']} {elapsed() / 60:.1f} min train "
                     f"{tl:.4f} val {v:.4f} nats/symbol lr {lr:.1e}")
