@@ -196,3 +196,19 @@ def test_essen_split_is_by_tune_and_fixed():
     groups = music.tune_groups(folk)
     where = {pid: k for k, ids in a.items() for pid in ids}
     assert all(len({where[pid] for pid in g}) == 1 for g in groups)
+
+
+def test_piano_roll_draws_one_box_per_note_and_only_bar_lines_as_vertical_lines():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rnnbook import viz
+
+    fig, ax = viz.figure()  # the course style, whose grid would otherwise draw vertical lines too
+    notes = [Note(60, 0.0, 1.0), Note(None, 1.0, 1.0), Note(67, 2.0, 2.0)]
+    music.piano_roll(ax, notes, bars=[4.0])
+    assert len(ax.patches) == 2  # the rest draws nothing
+    assert [p.get_xy() for p in ax.patches] == [(0.0, 59.6), (2.0, 66.6)]
+    assert not any(line.get_visible() for line in ax.get_xgridlines())
+    assert [line.get_xdata()[0] for line in ax.get_lines()] == [4.0]
+    plt.close(fig)

@@ -441,6 +441,7 @@ def piano_roll(ax, notes: Sequence[Note], color: str = "C0", label: str | None =
     names = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
     ticks = [p for p in range(lo, hi + 1) if p % 12 in (0, 4, 7, 9)]
     ax.set_yticks(ticks, [f"{names[p % 12]}{p // 12 - 1} ({p})" for p in ticks])
+    ax.grid(axis="x", visible=False)  # the only vertical lines are the bar lines
     for x in bars:
         ax.axvline(x, color="0.75", lw=0.8, zorder=0)
     ax.set_xlabel("time (beats = quarter notes)")
