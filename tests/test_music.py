@@ -212,3 +212,19 @@ def test_piano_roll_draws_one_box_per_note_and_only_bar_lines_as_vertical_lines(
     assert not any(line.get_visible() for line in ax.get_xgridlines())
     assert [line.get_xdata()[0] for line in ax.get_lines()] == [4.0]
     plt.close(fig)
+
+
+def test_melody_filter_skips_wrong_scores_short_tunes_and_duplicates_in_order():
+    def tokens_of(score):
+        if score == "bad":
+            raise ValueError("wrong number of parts")
+        return score.split(), {"n": len(score.split())}
+
+    keep = music._MelodyFilter(tokens_of)
+    tune = " ".join(f"p{k} d1" for k in range(10))  # 20 tokens: long enough
+    results = [keep.add("a", tune), keep.add("b", "bad"), keep.add("c", "p1 d1 p2 d1"),
+               keep.add("d", tune), keep.add("e", tune + " p3 d2")]
+    assert results == [True, False, False, False, True]
+    assert keep.skipped == {"parts": 1, "short": 1, "duplicate": 1}
+    assert [p["id"] for p in keep.pieces] == ["a", "e"]
+    assert keep.pieces[0] == {"id": "a", "n": 20, "tokens": tune}

@@ -190,32 +190,50 @@ def _parse_piece(path: str):
     return converter.parse(path)
 
 
+class _MelodyFilter:
+    """Collects the melodies worth keeping: the right number of parts, at least 20 tokens, and
+    not an exact duplicate of one kept before (both corpora repeat tunes under other names)."""
+
+    MIN_TOKENS = 20
+
+    def __init__(self, tokens_of) -> None:
+        self.tokens_of = tokens_of  # score -> (tokens, info); ValueError for a wrong score
+        self.pieces: list[dict[str, Any]] = []
+        self.skipped = {"parts": 0, "duplicate": 0, "short": 0}
+        self._seen: set[str] = set()
+
+    def add(self, piece_id: str, score) -> bool:
+        """Tokenise `score` and keep it under `piece_id` unless a rule skips it; True if kept."""
+        try:
+            tokens, info = self.tokens_of(score)
+        except ValueError:
+            self.skipped["parts"] += 1
+            return False
+        text = " ".join(tokens)
+        if len(tokens) < self.MIN_TOKENS:
+            self.skipped["short"] += 1
+            return False
+        if text in self._seen:
+            self.skipped["duplicate"] += 1
+            return False
+        self._seen.add(text)
+        self.pieces.append({"id": piece_id, **info, "tokens": text})
+        return True
+
+
 def build(out: Path = TOKENS_FILE, log=print) -> dict[str, Any]:
     """Parse every Bach chorale of music21's corpus and write the token file (minutes)."""
     import music21
     from music21 import corpus
     paths = sorted((p for p in corpus.getComposer("bach") if p.suffix == ".mxl"),
                    key=lambda p: p.name)
-    pieces, seen, t0 = [], set(), time.monotonic()
-    skipped = {"parts": 0, "duplicate": 0, "short": 0}
+    keep, t0 = _MelodyFilter(melody_tokens), time.monotonic()
     for i, p in enumerate(paths):
-        score = _parse_piece(str(p))
-        try:
-            tokens, info = melody_tokens(score)
-        except ValueError:  # not a four-part chorale
-            skipped["parts"] += 1
-            continue
-        text = " ".join(tokens)
-        if len(tokens) < 20:
-            skipped["short"] += 1
-            continue
-        if text in seen:
-            skipped["duplicate"] += 1
-            continue
-        seen.add(text)
-        pieces.append({"id": p.stem, **info, "tokens": text})
+        keep.add(p.stem, _parse_piece(str(p)))  # melody_tokens: ValueError if not four parts
         if (i + 1) % 50 == 0:
-            log(f"{i + 1}/{len(paths)} files, {len(pieces)} kept, {time.monotonic() - t0:.0f} s")
+            log(f"{i + 1}/{len(paths)} files, {len(keep.pieces)} kept, "
+                f"{time.monotonic() - t0:.0f} s")
+    pieces, skipped = keep.pieces, keep.skipped
     blob = {"format": "rnnbook-melodies-1", "source": "music21 corpus, composer 'bach', .mxl",
             "music21": music21.__version__, "skipped": skipped, "pieces": pieces}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -252,25 +270,12 @@ def build_essen(out: Path = ESSEN_FILE, files: Sequence[str] = ESSEN_FILES,
                 log=print) -> dict[str, Any]:
     """Parse the Essen files `files` of music21's corpus and write the folk token file."""
     import music21
-    pieces, seen, t0 = [], set(), time.monotonic()
-    skipped = {"parts": 0, "duplicate": 0, "short": 0}
+    keep, t0 = _MelodyFilter(essen_tokens), time.monotonic()
     for name in files:
         for k, score in enumerate(essen_songs(name)):
-            try:
-                tokens, info = essen_tokens(score)
-            except ValueError:
-                skipped["parts"] += 1
-                continue
-            text = " ".join(tokens)
-            if len(tokens) < 20:
-                skipped["short"] += 1
-                continue
-            if text in seen:
-                skipped["duplicate"] += 1
-                continue
-            seen.add(text)
-            pieces.append({"id": f"{name}/{k}", **info, "tokens": text})
-        log(f"{name}: {len(pieces)} kept so far, {time.monotonic() - t0:.0f} s")
+            keep.add(f"{name}/{k}", score)
+        log(f"{name}: {len(keep.pieces)} kept so far, {time.monotonic() - t0:.0f} s")
+    pieces, skipped = keep.pieces, keep.skipped
     blob = {"format": "rnnbook-melodies-1",
             "source": f"music21 corpus, essenFolksong/{{{','.join(files)}}}.abc",
             "music21": music21.__version__, "skipped": skipped, "pieces": pieces}
