@@ -160,3 +160,26 @@ def test_track_plateau_keeps_the_best_weights_and_halves_the_rate_after_patience
     shipped, step = best_model(model, extra, _Tiny)
     assert step == 7 and shipped is not model
     assert shipped.weight.flatten().tolist() == [7.0, 7.0] and model.weight[0, 0] == 11.0
+
+
+def test_a_missing_shipped_model_says_which_command_trains_it(tmp_path):
+    from rnnbook import charlm, condlm, sentiment
+
+    for module in (charlm, condlm, sentiment):
+        missing = tmp_path / f"{module.__name__}.pt"
+        with pytest.raises(FileNotFoundError,
+                           match=rf"missing; train it with `python -m {module.__name__} train "):
+            module.load_pretrained("cpu", path=missing)
+
+
+def test_training_refuses_to_resume_nothing_or_to_overwrite_a_state(tmp_path):
+    from rnnbook.checkpoint import check_state_path
+
+    state = tmp_path / "state.pt"
+    check_state_path(state, resume=False)  # a fresh start: fine
+    with pytest.raises(FileNotFoundError, match="start without --resume"):
+        check_state_path(state, resume=True)
+    state.write_bytes(b"")
+    check_state_path(state, resume=True)  # resuming an existing state: fine
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        check_state_path(state, resume=False)

@@ -40,8 +40,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (RunClock, SaveTimer, best_model, export_model, load_state,
-                         model_from_file, save_state, track_plateau)
+from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
+                         load_state, model_from_file, save_state, shipped_file, track_plateau)
 from .data import batchify, bptt_batches
 from .device import get_device, seed_everything
 
@@ -219,11 +219,8 @@ def from_file(path: str | Path, device: str | torch.device | None = None) -> Cha
 def load_pretrained(device: str | torch.device | None = None,
                     path: str | Path | None = None) -> CharLM:
     """The shipped Shakespeare model (data/charlm_shakespeare.pt; see data/charlm_card.md)."""
-    path = Path(path) if path is not None else PRETRAINED
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; train it with `python -m rnnbook.charlm train "
-                                f"--minutes M --out {path} --state STATE` (see data/charlm_card.md)")
-    return from_file(path, device)
+    return from_file(shipped_file(path if path is not None else PRETRAINED, "charlm",
+                                  "charlm_card.md"), device)
 
 
 # ---------------------------------------------------------------------------- training
@@ -278,12 +275,7 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
         raise ValueError("give minutes or max_steps (or both) to say when to stop")
     device = get_device(device) if not isinstance(device, torch.device) else device
     chars = build_vocabulary(train_text)
-    if resume and not Path(state_path).exists():
-        raise FileNotFoundError(f"--resume was given but there is no state at {state_path}; "
-                                "start without --resume to create it")
-    if not resume and Path(state_path).exists():
-        raise FileExistsError(f"a training state already exists at {state_path}; pass --resume to "
-                              "continue it, or delete it to start again from scratch")
+    check_state_path(state_path, resume)
     if resume:
         blob = torch.load(state_path, map_location="cpu", weights_only=False)
         saved = blob["extra"]["config"]

@@ -228,6 +228,25 @@ def best_model(model: torch.nn.Module, extra: dict[str, Any], cls: type) -> tupl
     return ship, extra["best"]["step"]
 
 
+def check_state_path(state_path: str | Path, resume: bool) -> None:
+    """Refuse to resume from a missing state, or to start afresh over an existing one."""
+    if resume and not Path(state_path).exists():
+        raise FileNotFoundError(f"--resume was given but there is no state at {state_path}; "
+                                "start without --resume to create it")
+    if not resume and Path(state_path).exists():
+        raise FileExistsError(f"a training state already exists at {state_path}; pass --resume to "
+                              "continue it, or delete it to start again from scratch")
+
+
+def shipped_file(path: str | Path, module: str, card: str) -> Path:
+    """`path` as a Path if the file exists, else a FileNotFoundError saying how to train it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; train it with `python -m rnnbook.{module} train "
+                                f"--minutes M --out {path} --state STATE` (see data/{card})")
+    return path
+
+
 def export_model(path: str | Path, model: torch.nn.Module, config: dict[str, Any],
                  meta: dict[str, Any] | None = None, half: bool = False) -> None:
     """Write the small shipped file: weights (float16 if `half`), the config and metadata."""

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (RunClock, SaveTimer, best_model, export_model, load_state,
-                         model_from_file, save_state, track_plateau)
+from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
+                         load_state, model_from_file, save_state, shipped_file, track_plateau)
 from .device import get_device, seed_everything
 from .packaged import package_file
 
@@ -233,11 +233,8 @@ def from_file(path: str | Path, device: str | torch.device | None = None) -> Con
 def load_pretrained(device: str | torch.device | None = None,
                     path: str | Path | None = None) -> CondCharLM:
     """The shipped conditioned model (data/condlm_rt.pt; see data/condlm_card.md)."""
-    path = Path(path) if path is not None else PRETRAINED
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; train it with `python -m rnnbook.condlm train "
-                                f"--minutes M --out {path} --state STATE` (see data/condlm_card.md)")
-    return from_file(path, device)
+    return from_file(shipped_file(path if path is not None else PRETRAINED, "condlm",
+                                  "condlm_card.md"), device)
 
 
 @dataclass
@@ -275,11 +272,7 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
         raise ValueError(f"texts ({len(texts)}) and labels ({len(labels)}) differ in length")
     device = get_device(device) if not isinstance(device, torch.device) else device
     if state_path is not None:
-        if resume and not Path(state_path).exists():
-            raise FileNotFoundError(f"--resume was given but there is no state at {state_path}")
-        if not resume and Path(state_path).exists():
-            raise FileExistsError(f"a training state already exists at {state_path}; pass "
-                                  "--resume to continue it, or delete it to start again")
+        check_state_path(state_path, resume)
     if resume:
         blob = torch.load(state_path, map_location="cpu", weights_only=False)
         cfg = TrainConfig(**blob["extra"]["config"])

@@ -48,8 +48,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .checkpoint import (RunClock, SaveTimer, export_model, load_model_file, load_state,
-                         save_state)
+from .checkpoint import (RunClock, SaveTimer, check_state_path, export_model, load_model_file,
+                         load_state, save_state, shipped_file)
 from .corpora import read_verified
 from .corpora import tokenize as _tokenize
 from .device import get_device, seed_everything
@@ -451,12 +451,7 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
         raise ValueError("give minutes or max_steps (or both) to say when to stop")
     device = get_device(device) if not isinstance(device, torch.device) else device
     if state_path is not None:
-        if resume and not Path(state_path).exists():
-            raise FileNotFoundError(f"--resume was given but there is no state at {state_path}; "
-                                    "start without --resume to create it")
-        if not resume and Path(state_path).exists():
-            raise FileExistsError(f"a training state already exists at {state_path}; pass --resume "
-                                  "to continue it, or delete it to start again")
+        check_state_path(state_path, resume)
     elif resume:
         raise ValueError("resume needs a state_path")
     if resume:
@@ -572,12 +567,8 @@ def from_file(path: str | Path, device: str | torch.device | None = None) -> Sen
 def load_pretrained(device: str | torch.device | None = None,
                     path: str | Path | None = None) -> SentimentRNN:
     """The shipped IMDB model (data/sentiment_imdb_gru.pt; see data/sentiment_card.md)."""
-    path = Path(path) if path is not None else PRETRAINED
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; train it with `python -m rnnbook.sentiment "
-                                f"train --minutes M --out {path} --state STATE` (see "
-                                "data/sentiment_card.md)")
-    return from_file(path, device)
+    return from_file(shipped_file(path if path is not None else PRETRAINED, "sentiment",
+                                  "sentiment_card.md"), device)
 
 
 def evaluate(model: SentimentRNN, source: str = "imdb", max_len: int | None = None,
