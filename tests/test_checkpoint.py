@@ -145,7 +145,7 @@ def test_track_plateau_keeps_the_best_weights_and_halves_the_rate_after_patience
     model = _Tiny()
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     extra = {"best": None, "best_val": float("inf"), "bad_evals": 0}
-    assert best_model(model, extra, _Tiny) == (model, None)  # nothing evaluated yet
+    assert best_model(model, extra) == (model, None)  # nothing evaluated yet
     # a gain smaller than min_gain (0.002) counts as flat, but the best weights still follow it
     values = [3.0, 2.0, 1.999, 2.5, 1.9, 1.899, 1.8985, 1.95, 1.96, 1.97, 1.98]
     rates, best_steps = [], []
@@ -157,7 +157,7 @@ def test_track_plateau_keeps_the_best_weights_and_halves_the_rate_after_patience
         best_steps.append(extra["best"]["step"])
     assert rates == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.3, 0.3, 0.3, 0.3, 0.3]  # never below min_lr
     assert best_steps == [1, 2, 3, 3, 5, 6, 7, 7, 7, 7, 7]
-    shipped, step = best_model(model, extra, _Tiny)
+    shipped, step = best_model(model, extra)
     assert step == 7 and shipped is not model
     assert shipped.weight.flatten().tolist() == [7.0, 7.0] and model.weight[0, 0] == 11.0
 

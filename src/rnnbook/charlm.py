@@ -312,7 +312,7 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
         save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
         if out_path is not None:
             # ship the weights of the best validation loss so far (the current ones before any)
-            ship, best_step = best_model(model, extra, CharLM)
+            ship, best_step = best_model(model, extra)
             m = dict(meta or {})
             m.update(step=step, epoch=extra["epoch"], chars_seen=extra["chars_seen"],
                      train_minutes=round(elapsed() / 60, 2), cpu_minutes=round(cpu() / 60, 2),

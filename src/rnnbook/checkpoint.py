@@ -218,12 +218,12 @@ def track_plateau(extra: dict[str, Any], model: torch.nn.Module, optimizer: torc
         extra["bad_evals"] = 0
 
 
-def best_model(model: torch.nn.Module, extra: dict[str, Any], cls: type) -> tuple[torch.nn.Module, int | None]:
-    """(a `cls(**model.config)` holding the best weights of `extra`, their step), or (model, None)
-    before any evaluation."""
+def best_model(model: torch.nn.Module, extra: dict[str, Any]) -> tuple[torch.nn.Module, int | None]:
+    """(a copy of `model` holding the best weights of `extra`, their step), or (model, None)
+    before any evaluation; the model's class is rebuilt from its `config`."""
     if extra.get("best") is None:
         return model, None
-    ship = cls(**model.config)
+    ship = type(model)(**model.config)
     ship.load_state_dict(extra["best"]["weights"])
     return ship, extra["best"]["step"]
 

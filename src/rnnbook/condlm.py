@@ -300,7 +300,7 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
         extra["cpu_s"] = cpu()
         save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
         if out_path is not None:
-            ship, best_step = best_model(model, extra, CondCharLM)
+            ship, best_step = best_model(model, extra)
             m = dict(meta or {})
             m.update(step=step, epoch=extra["epoch"], train_minutes=round(elapsed() / 60, 2),
                      cpu_minutes=round(cpu() / 60, 2), val_log=extra["val_log"],

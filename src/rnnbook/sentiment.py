@@ -48,8 +48,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .checkpoint import (RunClock, SaveTimer, check_state_path, export_model, load_model_file,
-                         load_state, save_state, shipped_file)
+from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
+                         load_model_file, load_state, save_state, shipped_file)
 from .corpora import read_verified
 from .corpora import tokenize as _tokenize
 from .device import get_device, seed_everything
@@ -484,12 +484,9 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
     timer = SaveTimer(save_every_s)
     running, n_run = 0.0, 0
 
-    def best_model() -> SentimentRNN:
-        if extra["best"] is None:
-            return model
-        m = SentimentRNN(**model.config).to(device)
-        m.load_state_dict(extra["best"]["weights"])
-        return m.eval()
+    def best_so_far() -> SentimentRNN:
+        ship, best_step = best_model(model, extra)
+        return ship if best_step is None else ship.to(device).eval()
 
     def save() -> None:
         if state_path is None:
@@ -497,7 +494,7 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
         extra["cpu_s"] = cpu()
         save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
         if out_path is not None:
-            ship = best_model()
+            ship = best_so_far()
             m = dict(meta or {})
             m.update(step=step, epoch=extra["epoch"], reviews_seen=extra["reviews_seen"],
                      train_minutes=round(elapsed() / 60, 2), cpu_minutes=round(cpu() / 60, 2),
@@ -549,7 +546,7 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
         save()
     if state_path is not None:
         log(f"saved state at step {step} ({elapsed() / 60:.1f} min in total) to {state_path}")
-    return best_model(), extra
+    return best_so_far(), extra
 
 
 # ---------------------------------------------------------------------------- shipped model
