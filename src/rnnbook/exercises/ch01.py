@@ -53,7 +53,7 @@ def _random_gaussian(rng, n, m):
 
 
 def check_kalman_update(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
-    """Check `func(m, P, y, H, R) -> (m_new, P_new)`: N(m, P) conditioned on y = H x + N(0, R)."""
+    """Check `func(m, P, y, C, R) -> (m_new, P_new)`: N(m, P) conditioned on y = C z + N(0, R)."""
     seed = fresh_seed(seed)
     rng = np.random.default_rng(seed)
     cases = []
