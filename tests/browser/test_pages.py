@@ -44,6 +44,16 @@ OVERFLOW_JS = """() => {
 }"""
 
 
+# Code boxes whose lines are wider than the box (so it scrolls sideways), and the set-up cell's
+# scrollWidth, clientWidth and longest line.
+CODE_WIDTH_JS = """() => {
+  const pres = [...document.querySelectorAll('div.cell_input pre')];
+  const longest = pre => Math.max(...pre.textContent.split('\\n').map(l => l.length));
+  return {setup: pres.length ? [pres[0].scrollWidth, pres[0].clientWidth, longest(pres[0])] : null,
+          scrolling: pres.filter(p => p.scrollWidth > p.clientWidth).map(p => p.textContent.slice(0, 60))};
+}"""
+
+
 @dataclass
 class PageReport:
     errors: list = field(default_factory=list)
@@ -54,6 +64,7 @@ class PageReport:
     n_mathjax: int = 0
     raw_math: list = field(default_factory=list)
     overflow: dict = field(default_factory=dict)
+    code_width: dict = field(default_factory=dict)
     solutions: list = field(default_factory=list)
     load_seconds: float = 0.0
 
@@ -97,6 +108,7 @@ def report(browser, request) -> PageReport:
     text = page.evaluate(VISIBLE_TEXT_JS)
     rep.raw_math = [m for m in RAW_MATH if m in text]
     rep.overflow[1280] = page.evaluate(OVERFLOW_JS)
+    rep.code_width = page.evaluate(CODE_WIDTH_JS)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = str(path.relative_to(HTML)).replace("/", "__").removesuffix(".html")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -179,6 +191,21 @@ def test_solutions_are_collapsed_until_clicked(report):
 @pages
 def test_page_loads_quickly(report):
     assert report.load_seconds < 10, f"took {report.load_seconds:.1f} s to load and typeset"
+
+
+@pages
+def test_code_cells_show_88_characters_without_scrolling_in_a_1280_px_window(report):
+    # 88 characters is the longest line a notebook may have (tests/test_hygiene.py); with both
+    # sidebars shown, static/course.css fits the font to the column. (The viewport's height,
+    # 900 px, does not change any width.)
+    result = report.code_width
+    if result["setup"] is None:
+        return                                  # a page without code cells
+    scroll_width, client_width, longest = result["setup"]
+    assert longest >= 85, f"the set-up cell's longest line is {longest} characters: the check needs a long one"
+    assert scroll_width <= client_width, (
+        f"the set-up cell scrolls sideways at 1280 px ({scroll_width} > {client_width} px)")
+    assert not result["scrolling"], f"code cells that scroll sideways at 1280 px: {result['scrolling']}"
 
 
 def test_chapter_pages_have_solutions_when_they_have_exercises():
