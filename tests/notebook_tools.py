@@ -8,6 +8,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
+# where the root conftest.py leaves nbval's executed notebooks and student-edition runs
+NBVAL_STAGE = ROOT / "_build" / "smoke" / "nbval"
 
 
 def notebooks() -> list[Path]:
