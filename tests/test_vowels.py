@@ -57,3 +57,28 @@ def test_summary_features_are_mean_then_standard_deviation():
     x = np.arange(12.0).reshape(4, 3)
     f = vowels.summary_features([x])
     np.testing.assert_allclose(f[0], np.concatenate([x.mean(0), x.std(0)]))
+
+
+def test_validation_split_holds_out_a_third_of_every_speaker_deterministically(data):
+    held_out = vowels.validation_split(data.train.labels)
+    # 10 of each speaker's 30, the 3rd, 6th, ... in file order: the split the chapter chooses on
+    np.testing.assert_array_equal(np.bincount(data.train.labels[held_out]), [10] * 9)
+    np.testing.assert_array_equal(np.bincount(data.train.labels[~held_out]), [20] * 9)
+    np.testing.assert_array_equal(held_out, vowels.validation_split(data.train.labels))
+    first = np.flatnonzero(data.train.labels == 0)
+    np.testing.assert_array_equal(np.flatnonzero(held_out[first]), np.arange(2, 30, 3))
+    # shuffled labels: still stratified, each class's 2nd of every pair held out with every=2
+    labels = np.random.default_rng().permutation(np.repeat(np.arange(4), 6))
+    mask = vowels.validation_split(labels, every=2)
+    np.testing.assert_array_equal(np.bincount(labels[mask]), [3] * 4)
+    for c in range(4):
+        np.testing.assert_array_equal(mask[labels == c], [False, True] * 3)
+
+
+def test_validation_split_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="every must be"):
+        vowels.validation_split(np.array([0, 0, 1, 1]), every=1)
+    with pytest.raises(ValueError, match="fewer than every"):
+        vowels.validation_split(np.array([0, 0, 0, 1]), every=3)
+    with pytest.raises(ValueError, match="integer array"):
+        vowels.validation_split(np.array([0.0, 1.0]))

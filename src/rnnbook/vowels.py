@@ -130,3 +130,21 @@ def masked_mean(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         raise ValueError(f"lengths must lie in 1..T={x.shape[1]}, got {lengths.tolist()}")
     mask = np.arange(x.shape[1])[None, :] < lengths[:, None]         # (N, T), True on real frames
     return (x * mask[:, :, None]).sum(axis=1) / lengths[:, None]
+
+
+def validation_split(labels, every: int = 3) -> np.ndarray:
+    """Held-out mask: every `every`-th utterance of each speaker, in file order (deterministic, stratified)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 1-d integer array, got shape {labels.shape}, "
+                         f"dtype {labels.dtype}")
+    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 2:
+        raise ValueError(f"every must be an integer >= 2 (1 would hold out everything), got {every!r}")
+    held_out = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        mine = np.flatnonzero(labels == label)
+        if len(mine) < every:
+            raise ValueError(f"class {label} has {len(mine)} utterances, fewer than every={every}: "
+                             f"it would have none held out; use a smaller `every`")
+        held_out[mine[every - 1::every]] = True   # the 3rd, 6th, ... of each speaker
+    return held_out
