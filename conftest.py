@@ -54,10 +54,17 @@ def _path(item) -> Path:
 
 def student_code_cells(path: Path) -> list[str]:
     """The code cells of the student edition, as nbgrader's generate_assignment writes them."""
+    import tempfile
+
     import nbformat
     from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, ClearSolutions
 
-    nb = nbformat.read(path, as_version=4)
+    from rnnbook.grading import _copy_source
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # the copy that make_student_edition hands nbgrader (marker text in prose disguised)
+        _copy_source(path, Path(tmp) / path.name)
+        nb = nbformat.read(Path(tmp) / path.name, as_version=4)
     resources: dict = {}
     for step in (ClearSolutions(), ClearHiddenTests(), ClearMarkScheme()):
         nb, resources = step.preprocess(nb, resources)
