@@ -1,4 +1,6 @@
 """Chapter 6's checkers: full marks for a correct answer, 0 when not attempted, feedback otherwise."""
+import math
+
 import numpy as np
 import torch
 
@@ -72,3 +74,108 @@ def test_a_naive_softmax_loses_only_the_overflow_case(capsys):
     with np.errstate(all="ignore"):
         score = ch06.check_mixture_output(naive_mixture, seed=7)
     assert 0 < score < 1 and "very large gate logits" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------ CTC
+def count_alignments(labels, T):
+    ext = [0]
+    for v in labels:
+        ext += [v, 0]
+    alpha = [1] + [0] * (len(ext) - 1)
+    if len(ext) > 1:
+        alpha[1] = 1
+    for _ in range(T - 1):
+        alpha = [alpha[s] + (alpha[s - 1] if s else 0)
+                 + (alpha[s - 2] if s > 1 and ext[s] != 0 and ext[s] != ext[s - 2] else 0)
+                 for s in range(len(ext))]
+    return alpha[-1] + (alpha[-2] if len(ext) > 1 else 0)
+
+
+def collapse(path, blank):
+    out = []
+    for i, p in enumerate(path):
+        if p != blank and (i == 0 or p != path[i - 1]):
+            out.append(p)
+    return out
+
+
+def ctc_forward_table(probs, labels, blank):
+    ext = [blank]
+    for v in labels:
+        ext += [v, blank]
+    T, S = len(probs), len(ext)
+    alpha = np.zeros((T, S))
+    alpha[0, :2] = probs[0, ext[:2]]
+    for t in range(1, T):
+        for s in range(S):
+            skip = s > 1 and ext[s] != blank and ext[s] != ext[s - 2]
+            alpha[t, s] = probs[t, ext[s]] * alpha[t - 1, max(s - (2 if skip else 1), 0):s + 1].sum()
+    return alpha
+
+
+def _no_skip_rule(probs, labels, blank):
+    ext = [blank]
+    for v in labels:
+        ext += [v, blank]
+    alpha = np.zeros((len(probs), len(ext)))
+    alpha[0, :2] = probs[0, ext[:2]]
+    for t in range(1, len(probs)):
+        for s in range(len(ext)):
+            lo = s - 2 if s > 1 and ext[s] != blank else max(s - 1, 0)  # skips even between repeats
+            alpha[t, s] = probs[t, ext[s]] * alpha[t - 1, lo:s + 1].sum()
+    return alpha
+
+
+def _brute_count(labels, T):
+    import itertools
+    return sum(collapse(list(p), 0) == list(labels) for p in itertools.product(range(3), repeat=T))
+
+
+CTC_CHECKERS = {
+    "count_alignments": (ch06.check_count_alignments, count_alignments, {
+        "ignores repeats": lambda labels, T: math.comb(T + len(labels), 2 * len(labels)),
+        "a float": lambda labels, T: float(count_alignments(labels, T)),
+        "off by one step": lambda labels, T: count_alignments(labels, T + 1),
+    }),
+    "collapse": (ch06.check_collapse, collapse, {
+        "drops blanks only": lambda path, blank: [p for p in path if p != blank],
+        "merges only": lambda path, blank: [p for i, p in enumerate(path) if i == 0 or p != path[i - 1]],
+        "drops blanks before merging": lambda path, blank: collapse([p for p in path if p != blank], -1),
+        "blank fixed at 0": lambda path, blank: collapse(path, 0),
+    }),
+    "ctc_forward_table": (ch06.check_ctc_forward, ctc_forward_table, {
+        "skips between repeats": _no_skip_rule,
+        "never skips": lambda p, labels, blank: _no_skip_rule(p, labels, -1) * 0 + ctc_forward_table(
+            p, [labels[0]] * len(labels) if labels else labels, blank),
+        "transposed": lambda p, labels, blank: ctc_forward_table(p, labels, blank).T,
+    }),
+}
+
+(test_ctc_reference_earns_full_marks_on_fresh_inputs,
+ test_ctc_unattempted_exercise_scores_zero_and_says_so,
+ test_ctc_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CTC_CHECKERS)
+
+
+def test_the_count_checkers_reference_matches_enumerating_every_path():
+    for labels in ([], [1], [1, 1], [1, 2], [2, 2, 1]):
+        for T in range(1, 7):
+            assert ch06._count_alignments(labels, T) == _brute_count(labels, T)
+
+
+def test_an_answer_that_calls_the_course_ctc_code_earns_nothing(capsys):
+    from rnnbook import ctc
+
+    def by_the_course(labels, T):
+        return ctc.count_alignments(labels, T)
+
+    assert ch06.check_count_alignments(by_the_course) == 0.0
+    assert "rnnbook.ctc" in capsys.readouterr().out
+    assert ch06.check_count_alignments(ctc.count_alignments) == 0.0
+    assert ch06.check_collapse(lambda path, blank: ctc.collapse(path, blank)) == 0.0
+    assert ch06.check_collapse(ctc.collapse) == 0.0
+    assert ch06.check_count_alignments(lambda labels, T: ch06._count_alignments(labels, T)) == 0.0
+    capsys.readouterr()
+
+
+def test_the_written_parts_count_is_the_first_check(capsys):
+    assert ch06._count_alignments([1, 1, 2], 5) == 7 and ch06._count_alignments([1, 2], 1) == 0

@@ -5,7 +5,8 @@ import pytest
 
 from notebook_tools import load, notebooks
 from rnnbook import exercises as checkers
-from rnnbook.grading import BEGIN, END, discover_exercises, exercises_in, nbgrader_meta, parse_check_call
+from rnnbook.grading import (BEGIN, END, discover_exercises, exercises_in, is_written_answer, nbgrader_meta,
+                             parse_check_call)
 
 NOTEBOOKS = notebooks()
 EXERCISES = discover_exercises()
@@ -27,7 +28,7 @@ def test_the_course_has_graded_exercises():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_solution_cells_are_marked_and_hold_the_markers_inside_a_function(path):
     for i, cell, meta in cells_with_nbgrader(path):
-        if not meta.get("solution"):
+        if not meta.get("solution") or is_written_answer(cell):
             continue
         text = source(cell)
         assert cell["cell_type"] == "code" and meta.get("solution") is True, f"cell {i}: solution must be true"
@@ -41,11 +42,24 @@ def test_solution_cells_are_marked_and_hold_the_markers_inside_a_function(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_written_answers_are_unlocked_graded_markdown_with_an_answer_key_and_a_rubric(path):
+    for i, cell, meta in cells_with_nbgrader(path):
+        if not is_written_answer(cell):
+            continue
+        text = source(cell)
+        assert meta.get("solution") is True and meta.get("grade") is True and not meta.get("locked"), f"cell {i}"
+        assert float(meta.get("points", 0)) > 0, f"cell {i} ({meta.get('grade_id')}): points must be > 0"
+        assert re.fullmatch(r"ex-[a-z0-9-]+-answer", meta.get("grade_id", "")), f"cell {i}: {meta.get('grade_id')!r}"
+        assert "Answer key" in text and "Rubric" in text, f"cell {i}: an answer key and a rubric for the grader"
+        assert BEGIN not in text and END not in text, f"cell {i}: the whole cell is the key (no markers)"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_check_cells_are_graded_locked_worth_points_and_call_a_course_checker(path):
     for i, cell, meta in cells_with_nbgrader(path):
         if meta.get("solution"):
             continue
-        assert cell["cell_type"] == "code", f"cell {i}: graded cells are code cells"
+        assert cell["cell_type"] == "code", f"cell {i}: graded cells are code cells (or written answers)"
         assert meta.get("grade") is True and meta.get("locked") is True, f"cell {i}: grade and locked must be true"
         assert float(meta.get("points", 0)) > 0, f"cell {i} ({meta.get('grade_id')}): points must be > 0"
         assert re.fullmatch(r"ex-[a-z0-9-]+-check(-\d+)?", meta.get("grade_id", "")), f"cell {i}: {meta.get('grade_id')!r}"
@@ -72,11 +86,13 @@ def test_every_nbgrader_cell_belongs_to_an_exercise_and_every_exercise_is_graded
     nb = load(path)
     found = exercises_in(nb, path.stem)
     owned = {sid for ex in found for sid in ex.solution_ids} | {c.grade_id for ex in found for c in ex.checks}
+    owned |= {w.grade_id for ex in found for w in ex.written}
     assert owned == {meta["grade_id"] for _, _, meta in cells_with_nbgrader(path)}
     for ex in found:
         assert ex.label and len(ex.solution_ids) == 1 and ex.checks, f"{ex.label}: one solution cell, >= 1 check"
         assert ex.solution_ids[0] == f"{ex.label}-solution", f"{ex.label}: solution grade_id {ex.solution_ids[0]}"
         assert all(c.grade_id.startswith(f"{ex.label}-check") for c in ex.checks), ex.checks
+        assert all(w.grade_id == f"{ex.label}-answer" for w in ex.written), ex.written
 
 
 def test_the_exercise_catalogue_page_is_generated_from_the_notebooks():

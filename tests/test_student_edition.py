@@ -54,6 +54,9 @@ def test_answers_are_replaced_by_a_stub_and_the_exercises_and_checks_stay(editio
     for cell in student["cells"]:
         text = "".join(cell["source"])
         assert BEGIN not in text and END not in text
+        if grading.is_written_answer(cell):  # the answer key and rubric are gone, a stub is left
+            assert text.strip() == "YOUR ANSWER HERE", text[:200]
+            continue
         if nbgrader_meta(cell).get("solution"):
             assert "raise NotImplementedError()" in text
         if nbgrader_meta(cell).get("grade"):
@@ -106,6 +109,15 @@ def test_the_student_edition_runs_top_to_bottom_and_scores_zero(edition, path, m
 def test_no_answer_line_is_left_in_the_student_notebooks(edition):
     out, _ = edition
     assert grading.leak_check(out) == []
+
+
+def test_written_answer_keys_and_rubrics_count_as_answer_lines():
+    written = [c for p in NOTEBOOKS for c in load(p)["cells"] if grading.is_written_answer(c)]
+    secrets = grading.solution_lines(load(p) for p in NOTEBOOKS)
+    for cell in written:
+        lines = [" ".join(raw.split()) for raw in "".join(cell["source"]).splitlines()]
+        assert any("Rubric" in line and line in secrets for line in lines), "the rubric is a secret"
+        assert sum(line in secrets for line in lines) >= 3, "the answer key's lines are secrets"
 
 
 def test_the_leak_check_finds_a_planted_answer_line(edition, tmp_path):

@@ -20,6 +20,10 @@ list). Grading runs in two stages for every submitted notebook:
 The clean-room score is the one recorded (in the CSV files and in nbgrader's gradebook, so that its
 feedback and `nbgrader export` agree); where it differs from what the kernel printed, the row is
 listed in `flags.csv` for the instructor to look at.
+
+Written answers (a Markdown cell marked solution and grade, holding the answer key and rubric) are
+replaced whole in the student edition and graded by hand in nbgrader's formgrader; the CSV files
+hold the checkers' points only.
 """
 from __future__ import annotations
 
@@ -76,6 +80,18 @@ class CheckCell:
 
 
 @dataclass(frozen=True)
+class WrittenCell:
+    """A manually graded Markdown answer (nbgrader: solution and grade): its grade_id and points.
+
+    The course's cell holds the answer key and the rubric; nbgrader's student edition replaces
+    the whole cell by a stub in which the student writes, and an instructor grades it by hand.
+    """
+
+    grade_id: str
+    points: float
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise of a chapter, as the notebook's cells and nbgrader metadata describe it."""
 
@@ -87,9 +103,15 @@ class Exercise:
     checks: tuple[CheckCell, ...]
     difficulty: str = ""
     answer_lines: int = 0
+    written: tuple[WrittenCell, ...] = ()
 
     @property
     def points(self) -> float:
+        return float(sum(c.points for c in self.checks) + sum(w.points for w in self.written))
+
+    @property
+    def auto_points(self) -> float:
+        """The points the checkers award (the written answers' points are graded by hand)."""
         return float(sum(c.points for c in self.checks))
 
     @property
@@ -156,7 +178,11 @@ def exercises_in(nb: dict, notebook: str) -> list[Exercise]:
             tags = cell.get("metadata", {}).get("tags", [])
             level = next((t.split("-", 1)[1] for t in tags if t in {f"difficulty-{d}" for d in _DIFFICULTY}), "")
             found.append({"label": label.group(1) if label else "", "title": match.group(1).strip(),
-                          "solutions": [], "checks": [], "difficulty": level, "lines": 0})
+                          "solutions": [], "checks": [], "difficulty": level, "lines": 0,
+                          "written": []})
+        elif found and is_written_answer(cell):
+            found[-1]["written"].append(WrittenCell(str(meta.get("grade_id", "")),
+                                                    float(meta.get("points", 0))))
         elif found and meta.get("solution"):
             found[-1]["solutions"].append(str(meta.get("grade_id", "")))
             found[-1]["lines"] += len(_answer_lines(text))
@@ -166,7 +192,13 @@ def exercises_in(nb: dict, notebook: str) -> list[Exercise]:
                                                  checker, function, kwargs))
     title = chapter_title(nb)
     return [Exercise(notebook, title, f["label"], f["title"], tuple(f["solutions"]), tuple(f["checks"]),
-                     f["difficulty"], f["lines"]) for f in found]
+                     f["difficulty"], f["lines"], tuple(f["written"])) for f in found]
+
+
+def is_written_answer(cell: dict) -> bool:
+    """True for a manually graded Markdown answer cell (nbgrader solution and grade)."""
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "markdown" and bool(meta.get("solution")) and bool(meta.get("grade"))
 
 
 def _answer_lines(source: str) -> list[str]:
@@ -191,7 +223,8 @@ def solution_lines(notebooks: Iterable[dict], min_chars: int = 12) -> set[str]:
     """The non-trivial lines between solution markers that appear nowhere else in these notebooks."""
     inside, outside = set(), set()
     for cell in (c for nb in notebooks for c in nb["cells"]):
-        in_solution = False
+        # a written answer's cell is all answer key and rubric: nbgrader replaces it whole
+        in_solution = is_written_answer(cell)
         marked = cell.get("cell_type") == "code" and nbgrader_meta(cell).get("solution")
         for raw in _source(cell).splitlines():
             line = " ".join(raw.split())

@@ -12,7 +12,8 @@ from .ch02 import check_greedy_generate, check_perplexity, check_rnn_forward, ch
 from .ch03 import check_hidden_delta, check_numerical_gradient, check_rnn_backward, check_tbptt_windows
 from .ch04 import check_clip_by_global_norm, check_jacobian_norm, check_orthogonal_from, check_spectral_radius
 from .ch05 import check_gru_step, check_lstm_step, check_minimal_gru_step, check_param_count
-from .ch06 import check_bidirectional, check_highway_layer, check_mixture_output, check_reverse_padded
+from .ch06 import (check_bidirectional, check_collapse, check_count_alignments, check_ctc_forward,
+                   check_highway_layer, check_mixture_output, check_reverse_padded)
 from .ch07 import check_kn_bigram, check_loss_summary, check_sampling_distribution, check_stream_batches
 from .ch08 import check_analogy, check_glove_weight, check_keep_probability, check_sgns_loss_grad
 from .ch09 import check_additive_attention, check_beam_step, check_decode_loop
@@ -29,6 +30,7 @@ __all__ += ["check_hidden_delta", "check_numerical_gradient", "check_rnn_backwar
 __all__ += ["check_spectral_radius", "check_jacobian_norm", "check_clip_by_global_norm", "check_orthogonal_from"]
 __all__ += ["check_lstm_step", "check_gru_step", "check_minimal_gru_step", "check_param_count"]
 __all__ += ["check_bidirectional", "check_reverse_padded", "check_highway_layer", "check_mixture_output"]
+__all__ += ["check_collapse", "check_ctc_forward", "check_count_alignments"]
 __all__ += ["check_loss_summary", "check_kn_bigram", "check_sampling_distribution", "check_stream_batches"]
 __all__ += ["check_sgns_loss_grad", "check_keep_probability", "check_glove_weight", "check_analogy"]
 __all__ += ["check_additive_attention", "check_beam_step", "check_decode_loop"]

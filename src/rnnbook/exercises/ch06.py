@@ -1,6 +1,7 @@
 """Checkers for chapter 6, Deeper and wider recurrence: bidirectional layers, highway layers, gating."""
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import numpy as np
@@ -118,3 +119,179 @@ def check_reverse_padded(func: Callable, points: float = 1.0, seed: int | None =
         return compare_arrays(got, expected, what="reversed batch", rtol=1e-12, atol=0)
 
     return run_checks("reverse_padded", func, cases, compare, points, seed)
+
+
+# ------------------------------------------------------------------ CTC (section "Reading without alignment")
+
+# An answer that hands the work to the course's own CTC code learns nothing; the checkers refuse
+# one that names it. (Code can always get round a check made in its own process; this one only
+# stops the obvious shortcut, and the clean-room grader runs the same comparisons.)
+_CTC_NAMES = {"ctc", "ctc_loss", "ctc_forward", "ctc_backward", "ctc_posteriors", "collapse",
+              "greedy_decode", "prefix_beam_search", "ctc_strips", "min_input_length",
+              "extend_with_blanks", "count_alignments", "ch06", "_count_alignments", "_collapse",
+              "_forward_table"}
+
+
+def _names_used(func: Callable) -> set[str]:
+    """Global and attribute names a Python function's code (and its nested code) refers to."""
+    code, seen, names = getattr(func, "__code__", None), [], set()
+    if code is None:
+        return names
+    seen.append(code)
+    while seen:
+        c = seen.pop()
+        names.update(c.co_names + c.co_freevars)
+        seen.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    return names
+
+
+def _refuse_course_ctc(func: Callable, own_name: str) -> Callable:
+    """`func`, or a stand-in raising a clear message when the answer is, or names, rnnbook.ctc code."""
+    import types
+
+    def from_course(obj) -> bool:
+        name = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", "")
+        return isinstance(name, str) and name.startswith(("rnnbook.ctc", "rnnbook.exercises"))
+
+    names = _names_used(func)
+    bound = dict(getattr(func, "__globals__", {}))
+    code = getattr(func, "__code__", None)
+    for name, cell in zip(code.co_freevars if code else (), getattr(func, "__closure__", None) or ()):
+        with contextlib.suppress(ValueError):  # an empty cell
+            bound[name] = cell.cell_contents
+    used = (names & _CTC_NAMES) - {own_name}
+    calls_course = from_course(func) or any(from_course(bound[n]) for n in names & set(bound)
+                                            if n in _CTC_NAMES or n == own_name)
+    if not calls_course and not ("rnnbook" in names and used):
+        return func
+
+    def refused(*args, **kwargs):
+        raise RuntimeError("the answer uses the course's CTC code (rnnbook.ctc); write it yourself "
+                           "with plain Python or NumPy")
+    return refused
+
+
+def _count_alignments(labels, T):
+    ext = [0]
+    for v in labels:
+        ext += [int(v), 0]
+    S = len(ext)
+    alpha = [1] + [1 if S > 1 else 0] + [0] * (S - 2) if S > 1 else [1]
+    for _ in range(1, T):
+        alpha = [alpha[s] + (alpha[s - 1] if s else 0)
+                 + (alpha[s - 2] if s >= 2 and ext[s] != 0 and ext[s] != ext[s - 2] else 0)
+                 for s in range(S)]
+    return alpha[-1] + (alpha[-2] if S > 1 else 0)
+
+
+def check_count_alignments(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(labels, T) -> int`: how many length-T CTC alignments collapse to `labels`."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case(([1, 1, 2], 5), None, "the labels a a b in T = 5 steps (the written part)"),
+             Case(([3], 1), None, "one label in one step"),
+             Case(([2, 2], 3), None, "a repeated label at its minimum length T = 3"),
+             Case(([1, 2], 1), None, "two labels in one step: impossible"),
+             Case(([], 4), None, "the empty labelling: only the all-blank path")]
+    for _ in range(4):
+        L = int(rng.integers(1, 5))
+        labels = [int(v) for v in rng.integers(1, 3, size=L)]
+        cases.append(Case((labels, int(rng.integers(L, L + 7))), None, f"labels {labels}"))
+    for case in cases:
+        case.expected = _count_alignments(*case.args)
+        case.description += f", T = {case.args[1]}"
+        case.args = (list(case.args[0]), case.args[1])
+
+    def compare(got, expected):
+        if isinstance(got, (bool, np.bool_)) or not isinstance(got, (int, np.integer)):
+            return f"the count should be an integer, got {type(got).__name__} {got!r:.60}"
+        return None if int(got) == expected else f"got {int(got)}, expected {expected}"
+
+    return run_checks("count_alignments", _refuse_course_ctc(func, "count_alignments"), cases,
+                      compare, points, seed)
+
+
+def _collapse(path, blank):
+    out, prev = [], None
+    for p in path:
+        if p != prev and p != blank:
+            out.append(int(p))
+        prev = p
+    return out
+
+
+def check_collapse(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(path, blank) -> list`: merge runs of equal classes, then drop the blanks."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case(([0, 1, 1, 0, 1, 2, 2, 0], 0), None, "a repeat kept apart by a blank"),
+             Case(([3, 3, 3], 0), None, "one long run"),
+             Case(([0, 0, 0], 0), None, "only blanks: the empty labelling"),
+             Case(([2, 1, 1, 2, 0], 2), None, "blank = 2, not 0")]
+    for _ in range(4):
+        C, T = int(rng.integers(2, 5)), int(rng.integers(1, 15))
+        blank = int(rng.integers(0, C))
+        path = [int(v) for v in rng.integers(0, C, size=T)]
+        cases.append(Case((path, blank), None, f"path {path}, blank {blank}"))
+    for case in cases:
+        case.expected = _collapse(*case.args)
+        case.args = (list(case.args[0]), case.args[1])
+
+    def compare(got, expected):
+        try:
+            got = [int(v) for v in got]
+        except Exception:  # noqa: BLE001 - a reader may return anything
+            return f"expected a list of class ids, got {type(got).__name__}"
+        return None if got == expected else f"got {got}, expected {expected}"
+
+    return run_checks("collapse", _refuse_course_ctc(func, "collapse"), cases, compare, points,
+                      seed)
+
+
+def _forward_table(probs, labels, blank):
+    ext = [blank]
+    for v in labels:
+        ext += [int(v), blank]
+    T, S = probs.shape[0], len(ext)
+    alpha = np.zeros((T, S))
+    alpha[0, 0] = probs[0, ext[0]]
+    if S > 1:
+        alpha[0, 1] = probs[0, ext[1]]
+    for t in range(1, T):
+        for s in range(S):
+            a = alpha[t - 1, s] + (alpha[t - 1, s - 1] if s else 0.0)
+            if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                a += alpha[t - 1, s - 2]
+            alpha[t, s] = a * probs[t, ext[s]]
+    return alpha
+
+
+def check_ctc_forward(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(probs (T, C), labels, blank) -> alpha (T, 2L + 1)`, the CTC forward table."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+
+    def probs(T, C):
+        p = rng.random((T, C)) + 0.05
+        return p / p.sum(axis=1, keepdims=True)
+
+    cases = [Case((probs(4, 3), [1, 1], 0), None, "a repeated label (no skip between the two)"),
+             Case((probs(3, 3), [], 0), None, "the empty labelling"),
+             Case((probs(5, 4), [2, 1, 3], 0), None, "three different labels")]
+    for _ in range(3):
+        C = int(rng.integers(3, 6))
+        blank = int(rng.integers(0, C))
+        others = [k for k in range(C) if k != blank]
+        L = int(rng.integers(1, 4))
+        labels = [int(v) for v in rng.choice(others, size=L)]
+        T = L + sum(a == b for a, b in zip(labels, labels[1:])) + int(rng.integers(0, 4))
+        cases.append(Case((probs(T, C), labels, blank), None, f"T={T}, labels {labels}, blank {blank}"))
+    for case in cases:
+        case.expected = _forward_table(*case.args)
+        case.args = (case.args[0].copy(), list(case.args[1]), case.args[2])
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="forward table", rtol=1e-9, atol=1e-12)
+
+    return run_checks("ctc_forward_table", _refuse_course_ctc(func, "ctc_forward_table"), cases,
+                      compare, points, seed)
