@@ -218,3 +218,106 @@ def test_penn_treebank_5gram_reproduces_the_published_perplexity():
     # Mikolov et al. (2011) report 141.2 for a modified KN 5-gram (SRILM) on this test set.
     assert abs(m.perplexity(d["test"]) - 141.07) < 0.01
     assert abs(m.perplexity(d["valid"]) - 148.12) < 0.01
+
+
+# ------------------------------------------------------------------ an outside implementation
+
+@pytest.fixture
+def no_downloads(monkeypatch):
+    """NLTK must never fetch data: its downloader and every socket connection raise."""
+    import socket
+
+    import nltk
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the NLTK comparison must run offline (no nltk.download, no network)")
+
+    monkeypatch.setattr(nltk, "download", refuse)
+    monkeypatch.setattr(nltk.downloader.Downloader, "download", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return nltk
+
+
+def nltk_kn(tokens, order, discount):
+    """NLTK's KneserNeyInterpolated fitted on `tokens` with one start symbol and no padding."""
+    from nltk.lm import KneserNeyInterpolated
+    from nltk.util import everygrams
+
+    seq = ["<s>"] + list(tokens)
+    lm = KneserNeyInterpolated(order, discount=discount)
+    lm.fit([list(everygrams(seq, max_len=order))], vocabulary_text=seq)
+    return lm
+
+
+@pytest.mark.parametrize("chars", [False, True], ids=["words", "characters"])
+def test_fixed_discount_model_equals_nltk_kneser_ney_interpolated(no_downloads, chars):
+    """`KneserNey(order, discount=D, unk_mass=0)` gives NLTK 3.10.4's probabilities (~1e-15).
+
+    NLTK's `nltk.lm.KneserNeyInterpolated` is an independent implementation (dictionaries of
+    n-gram counts, continuation counts recounted on every query). It computes the same
+    interpolated recursion, alpha = max(c - D, 0) / c(h) plus gamma = D N1+(h .) / c(h) times
+    the lower order, raw counts at the top order and continuation counts below it, backing off
+    entirely from a context never seen. What differs, and how the comparison matches it:
+
+    - NLTK has one discount D for every order and count; here that is `discount=D` (the default
+      estimates three discounts per order from the count-of-counts, which NLTK does not do).
+    - Here the start of the training text counts as one more left neighbour in the continuation
+      counts; NLTK knows no text start. NLTK is given the training text with one start symbol
+      `<s>` in front, which adds exactly that neighbour. `<s>` gets NLTK probability 0 (nothing
+      precedes it) and never appears in a scored context. (It also makes NLTK's gamma, which
+      counts the words after h in the raw counts even at the lower orders, equal to this
+      model's, which counts the words with a positive continuation count: with `<s>` every
+      occurrence has a left neighbour.) No other padding: NLTK's `padded_everygram_pipeline`
+      would add n-1 `<s>` and a `</s>`, a different model.
+    - Unknown tokens are not compared: NLTK scores them as `<UNK>`, whose continuation count is
+      0, so p = 0; this model reserves `unk_mass` for them (here 0, so that the known tokens'
+      probabilities are the same, and only training tokens are scored).
+    - Order 1 is not compared: NLTK's unigram is always the continuation-count distribution (an
+      order-1 NLTK model counts no bigrams and divides by zero); here order 1 is the
+      maximum-likelihood unigram model, and the continuation unigram is order 2's lowest level.
+    - NLTK's `logscore` is base 2; the test takes the natural log of `score`.
+    """
+    rng = fresh_rng()
+    alphabet = "abcdef" if chars else [f"w{i}" for i in range(7)]
+    worst, unseen = 0.0, 0
+    for order in (2, 3, 4):
+        for discount in (float(rng.uniform(0.05, 1.0)), 1.0):
+            train = skewed_text(rng, int(rng.integers(60, 300)), alphabet)
+            train = "".join(train) if chars else train
+            ref = nltk_kn(list(train), order, discount)
+            m = KneserNey(order, unk_mass=0, discount=discount).fit(train)
+            # scored text: training tokens in random order, so many contexts were never seen
+            test = list(rng.choice(sorted(set(train)), size=80))
+            test = "".join(test) if chars else test
+            want = np.log([ref.score(test[i], tuple(test[max(0, i - order + 1):i]))
+                           for i in range(1, len(test))])
+            got = m.token_log_probs(test)
+            worst = max(worst, float(np.abs(got - want).max()))
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+            ctxs = [tuple(test[i - order + 1:i]) for i in range(order - 1, len(test))]
+            unseen += sum(not ref.counts[c] for c in ctxs)
+            # whole next-token distributions, after a seen and an unseen context
+            mid = len(train) // 2
+            for ctx in (list(train[mid:mid + order - 1]),
+                        list(rng.choice(sorted(set(train)), size=order - 1))):
+                ctx = "".join(ctx) if chars else ctx
+                p = m.next_distribution(ctx)
+                q = [ref.score(w, tuple(ctx)) for w in m.vocab]
+                np.testing.assert_allclose(p[:-1], q, rtol=0, atol=1e-12)
+                assert p[-1] == 0.0 and abs(sum(q) - 1) < 1e-12
+    assert unseen > 0  # the backing off from never-seen contexts was exercised
+    print(f"largest |log p - log p_nltk| {worst:.2e}; {unseen} never-seen full contexts")
+
+
+def test_the_default_discounts_are_not_the_fixed_one():
+    """The option leaves the default model (chapter 7's) as it was: estimated discounts."""
+    rng = fresh_rng()
+    train = "".join(skewed_text(rng, 400, "abcdef"))
+    default, fixed = KneserNey(3).fit(train), KneserNey(3, discount=0.75).fit(train)
+    for k, d in enumerate(default.discounts, start=2):
+        np.testing.assert_allclose(d, RefKN(train, 3).d[k], atol=1e-12)
+    assert all(np.all(d == 0.75) for d in fixed.discounts)
+    assert "discount=0.75" in repr(fixed) and "modified=True" in repr(default)
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="discount"):
+            KneserNey(3, discount=bad)

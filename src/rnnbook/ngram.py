@@ -15,7 +15,9 @@ token seen in training has a positive count). A context never seen (c_k(h) = 0) 
 entirely: p_k(w | h) = p_{k-1}(w | h'). The discounts of order k come from the count-of-counts
 n_r of the counts used at that order: Y = n1/(n1+2 n2), D_k1 = 1 - 2Y n2/n1, D_k2 = 2 - 3Y n3/n2,
 D_k3 = 3 - 4Y n4/n3 (one discount: D = Y); if some n_r is zero (tiny corpora) every discount is
-0.5, and each D_kr is clipped to [0.1, r] so that g_k(h) > 0 always.
+0.5, and each D_kr is clipped to [0.1, r] so that g_k(h) > 0 always. `discount=D` instead fixes
+one discount D in (0, 1] for every order and count (no estimate from the counts), the variant of
+NLTK's `KneserNeyInterpolated`, which the tests compare this model with.
 
 The recursion ends at the unigram level, which is NOT discounted: p_1(w) = (1 - u) c_1(w) / c_1,
 with c_1 the raw counts for an order-1 model (so order 1 is the maximum-likelihood unigram model)
@@ -77,13 +79,19 @@ class _Order:
 class KneserNey:
     """Interpolated (modified) Kneser–Ney n-gram model over characters or words."""
 
-    def __init__(self, order: int, modified: bool = True, unk_mass: float = 1e-6) -> None:
+    def __init__(self, order: int, modified: bool = True, unk_mass: float = 1e-6,
+                 discount: float | None = None) -> None:
         if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
             raise ValueError(f"order must be an integer >= 1, got {order!r}")
         if not 0.0 <= float(unk_mass) < 1.0:
             raise ValueError(f"unk_mass must be in [0, 1), got {unk_mass!r}")
+        if discount is not None and not 0.0 < float(discount) <= 1.0:
+            raise ValueError(f"discount must be None (estimated from the counts) or in (0, 1], "
+                             f"got {discount!r}")
         self.order = int(order)
         self.modified = bool(modified)
+        # one fixed discount for every order and count; None: Chen & Goodman's estimates
+        self.discount = None if discount is None else float(discount)
         self.unk_mass = float(unk_mass)
         self.vocab: list[str] | None = None
         self._chars: bool | None = None
@@ -91,7 +99,9 @@ class KneserNey:
     def __repr__(self) -> str:
         fitted = "unfitted" if self.vocab is None else f"{len(self.vocab):,} types"
         kind = "" if self._chars is None else (", characters" if self._chars else ", words")
-        return f"KneserNey(order={self.order}, modified={self.modified}{kind}, {fitted})"
+        how = f"modified={self.modified}" if self.discount is None else \
+            f"discount={self.discount}"
+        return f"KneserNey(order={self.order}, {how}{kind}, {fitted})"
 
     # ------------------------------------------------------------ encoding
 
@@ -182,7 +192,8 @@ class KneserNey:
         if k == 1:  # the unigram level is not discounted
             d, disc, gamma = np.zeros(3), np.zeros_like(counts), np.zeros(1)
         else:
-            d = kn_discounts(counts, self.modified)
+            d = kn_discounts(counts, self.modified) if self.discount is None else \
+                np.full(3, self.discount)
             disc = d[np.minimum(counts, 3).astype(np.int64) - 1]
             gamma = np.bincount(ctx, weights=disc, minlength=n_ctx)
         self._orders.append(_Order(keys, counts, disc, total, gamma, d))
