@@ -190,3 +190,78 @@ def test_shipped_vectors_answer_the_classic_analogy():
     assert len(emb) == 40_000 and emb.vectors.shape == (40_000, 100)
     assert emb.analogy("king", "man", "woman") == "queen"
     assert w2v.analogy_accuracy(emb, max_questions=2000)["accuracy"] > 0.15
+
+
+def kernel_negatives(state, cum_table, pairs_per_centre, negative):
+    """The negatives the numba kernel draws, replayed with the readable LCG.
+
+    Per kept centre word the kernel draws once for the window, then `negative` noise words for
+    each of its updates (no subsampling draws when every keep probability is 1).
+    """
+    rng = w2v.LCG(state)
+    drawn = []
+    for n_updates in pairs_per_centre:
+        rng.next()  # the window shrink b (always 0 for window=1)
+        for _ in range(n_updates):
+            drawn.append([w2v._draw_negative(cum_table, rng.next()) for _ in range(negative)])
+    return drawn
+
+
+@pytest.mark.parametrize("sg", [True, False], ids=["skip-gram", "cbow"])
+def test_numba_kernel_steps_by_minus_the_rate_times_the_sgns_gradient(sg):
+    """Each update of the fast kernel is W -= lr * grad, with the gradient of `sgns_loss_and_grads`.
+
+    A sentence of 2 words (skip-gram) or 3 (CBOW), window 1, keep probabilities 1 and
+    alpha = min_alpha, so the rate is constant and the updates are determined: skip-gram
+    predicts word 0 from word 1, then word 1 from word 0; CBOW predicts each word from the mean
+    of its neighbours. The kernel's conventions, replayed here: the negatives of each update
+    come from its own LCG stream (replayed with `LCG` and `_draw_negative`); a negative equal
+    to the target is skipped; the input vector's step is accumulated over the positive and all
+    negatives at the output vectors' old values and applied after them (in CBOW the whole step
+    goes to every context word, as in word2vec). The starting LCG state is chosen so that no
+    noise word is drawn twice within one update (the kernel would then update that row twice,
+    a second-order difference from the gradient step). float64 replay against float32 kernel.
+    """
+    rng = fresh_rng()
+    worst = 0.0
+    for _ in range(6):
+        V, D, K = int(rng.integers(5, 15)), int(rng.integers(2, 12)), int(rng.integers(1, 5))
+        counts = np.sort(rng.integers(5, 500, size=V))[::-1].astype(np.int64)
+        vocab = w2v.Vocabulary([f"w{i}" for i in range(V)], counts, np.ones(V),
+                               w2v.noise_table(counts))
+        sent = [int(w) for w in rng.choice(V, size=2 if sg else 3, replace=False)]
+        if sg:  # (input words, target) in the kernel's order
+            updates = [([sent[1]], sent[0]), ([sent[0]], sent[1])]
+        else:
+            updates = [([sent[1]], sent[0]), ([sent[0], sent[2]], sent[1]), ([sent[1]], sent[2])]
+        while True:
+            state = int(rng.integers(1, 2**48))
+            drawn = kernel_negatives(state, vocab.cum_table, [1] * len(sent), K)
+            negs = [[w for w in d if w != t] for d, (_, t) in zip(drawn, updates)]
+            if all(len(set(n)) == len(n) for n in negs):
+                break
+        W_in = rng.normal(scale=0.5, size=(V, D)).astype(np.float32)
+        W_out = rng.normal(scale=0.5, size=(V, D)).astype(np.float32)
+        alpha = float(rng.uniform(0.01, 0.1))
+        st = w2v.train_arrays(np.array(sent, dtype=np.int32), np.array([0, len(sent)]), vocab,
+                              vector_size=D, window=1, negative=K, epochs=1, alpha=alpha,
+                              min_alpha=alpha, sg=sg,
+                              state=w2v.TrainState(vocab, W_in.copy(), W_out.copy(), state,
+                                                   0, 0, []))
+        lr = float(np.float32(alpha))  # the kernel's rate is a float32
+        Wi, Wo = W_in.astype(np.float64), W_out.astype(np.float64)
+        losses = []
+        for (inputs, target), n in zip(updates, negs):
+            loss, d_v, d_pos, d_neg = w2v.sgns_loss_and_grads(Wi[inputs].mean(axis=0),
+                                                              Wo[target], Wo[n])
+            losses.append(loss)
+            Wo[target] -= lr * d_pos
+            Wo[n] -= lr * d_neg
+            Wi[inputs] -= lr * d_v
+        assert np.abs(Wi - W_in).max() > 1e-3  # the step moved the vectors
+        err = max(np.abs(st.W_in - Wi).max(), np.abs(st.W_out - Wo).max())
+        worst = max(worst, float(err))
+        np.testing.assert_allclose(st.W_in, Wi, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(st.W_out, Wo, rtol=0, atol=1e-6)
+        assert st.losses[-1] == pytest.approx(np.mean(losses), rel=1e-5)  # mean loss per update
+    print(f"largest |kernel - gradient step| {worst:.1e}")
