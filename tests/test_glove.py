@@ -91,3 +91,52 @@ def test_published_glove_6b_vectors_load_with_checksums():
     assert len(g) == 50_000 and g.vectors.shape == (50_000, 50) and g.words[0] == "the"
     np.testing.assert_allclose(g["the"][:3], [0.418, 0.24968, -0.41242], rtol=1e-6)
     assert g.analogy("king", "man", "woman") == "queen"
+
+
+def test_numba_kernel_takes_adagrad_steps_along_loss_and_grads():
+    """The fast kernel's update of each pair is one AdaGrad step with `loss_and_grads`' gradient.
+
+    For the pair (i, j, x) with gradients g from `loss_and_grads` on that pair alone, the kernel
+    does p -= lr g / sqrt(G) with the accumulator G *before* this step (the reference C code's
+    order; the accumulators start at 1 in `fit`), then G += g^2, for W_i, V_j, b_i, c_j, using
+    the old W_i in V_j's gradient and the old V_j in W_i's. Checked on one pair from random
+    accumulators, then on an epoch of pairs with repeats replayed in order, x on both sides of
+    x_max; float64 replay against the float32 kernel.
+    """
+    rng = fresh_rng()
+    epoch = glove._kernels()["epoch"]
+    worst_p, worst_g = 0.0, 0.0
+    for m in (1, 1, 20, 20):
+        n, D = int(rng.integers(2, 9)), int(rng.integers(1, 9))
+        params = [rng.normal(scale=0.5, size=(n, D)), rng.normal(scale=0.5, size=(n, D)),
+                  rng.normal(size=n), rng.normal(size=n)]
+        accum = [rng.uniform(1, 5, size=p.shape) for p in params]
+        start = [a.astype(np.float32) for a in params + accum]
+        rows, cols = (rng.integers(n, size=m).astype(np.int32) for _ in range(2))  # repeats
+        x = rng.uniform(0.2, 200, size=m)
+        x_max, alpha, lr = 50.0, float(rng.uniform(0.5, 1)), float(rng.uniform(0.01, 0.2))
+        got = [a.copy() for a in start]
+        loss = epoch(rows, cols, np.log(x).astype(np.float32),
+                     glove.weighting(x, x_max, alpha).astype(np.float32), *got, lr)
+        ref = [a.astype(np.float64) for a in start]
+        P, G = ref[:4], ref[4:]
+        lr32, want_loss = float(np.float32(lr)), 0.0  # the kernel's rate is a float32
+        for t in range(m):
+            l, *grads = glove.loss_and_grads(*P, rows[t:t + 1], cols[t:t + 1], x[t:t + 1],
+                                             x_max, alpha)
+            want_loss += l
+            for p, acc, g in zip(P, G, grads):
+                p -= lr32 * g / np.sqrt(acc)
+                acc += g**2
+        assert max(np.abs(g - s).max() for g, s in zip(got[:4], start[:4])) > 1e-4  # it moved
+        for k, (g, r) in enumerate(zip(got, ref)):
+            if k < 4:  # parameters, of order 1
+                np.testing.assert_allclose(g, r, rtol=0, atol=2e-6)
+                worst_p = max(worst_p, float(np.abs(g - r).max()))
+            else:  # accumulators grow to ~100: float32 keeps ~7 digits
+                np.testing.assert_allclose(g, r, rtol=2e-6)
+                worst_g = max(worst_g, float((np.abs(g - r) / r).max()))
+        # the loss sums f diff^2 / 2 with diff summed in float32 from terms up to log 200 = 5.3
+        assert loss == pytest.approx(want_loss, rel=1e-5, abs=1e-6), (loss, want_loss)
+    print(f"largest |kernel - AdaGrad step| {worst_p:.1e} (parameters), "
+          f"{worst_g:.1e} relative (accumulators)")
