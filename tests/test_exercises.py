@@ -69,9 +69,20 @@ def test_wrong_padding_answers_get_feedback_not_a_crash(name, capsys):
     assert "check" in capsys.readouterr().out
 
 
-def test_partial_credit_is_proportional_to_checks_passed(capsys):
+def test_partial_credit_comes_from_fresh_cases_and_a_failed_fixed_case_lowers_it(capsys):
+    # ignoring pad_value fails only the fixed case with pad_value=-1 (of 3 fixed, 3 fresh)
     score = exercises.check_pad_with_mask(WRONG_PAD["ignores pad_value"], points=6)
-    assert 0 < score < 6 and score == pytest.approx(6 * score.passed / score.total)
+    assert (score.passed, score.total) == (5, 6)
+    assert score == pytest.approx(6 * 3 / (3 + 1))
+
+
+def test_credit_counts_fresh_cases_only():
+    fixed, fresh = exercises.Case((), None, "", fixed=True), exercises.Case((), None, "")
+    cases = [fixed, fixed, fresh, fresh]
+    assert exercises.credit(4, cases, [True, True, True, True]) == 4
+    assert exercises.credit(4, cases, [True, True, False, False]) == 0   # visible answers only
+    assert exercises.credit(4, cases, [False, True, True, True]) == pytest.approx(4 * 2 / 3)
+    assert exercises.credit(4, [fixed, fixed], [True, False]) == 0        # all fixed: all or nothing
 
 
 def test_feedback_names_the_problem_precisely(capsys):

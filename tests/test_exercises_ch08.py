@@ -88,11 +88,16 @@ def test_typical_wrong_answers_lose_points_with_feedback(checker, name, wrong, c
     assert "check" in capsys.readouterr().out
 
 
-def test_partial_credit_is_given_when_some_checks_pass(capsys):
-    # right on the fixed first case only (x_max=100, alpha=0.75), wrong on the 4 random ones
+def test_partial_credit_comes_from_the_random_cases_only(capsys):
+    right = lambda x, m, a: np.where(x < m, (x / m) ** a, 1.0)  # noqa: E731
+    # right on the fixed, visible first case only (x_max=100, alpha=0.75): nothing
     score = exercises.check_glove_weight(
-        lambda x, m, a: np.where(x < m, (x / m) ** a, 1.0) if (m, a) == (100.0, 0.75) else x * 0, points=5)
-    assert score == pytest.approx(1.0)
+        lambda x, m, a: right(x, m, a) if (m, a) == (100.0, 0.75) else x * 0, points=5)
+    assert score == 0.0 and score.passed == 1
+    # right on the 4 random cases, wrong on the fixed one: 4 of 4 + 1
+    score = exercises.check_glove_weight(
+        lambda x, m, a: x * 0 if (m, a) == (100.0, 0.75) else right(x, m, a), points=5)
+    assert score == pytest.approx(4.0)
 
 
 def test_the_analogy_checker_includes_a_case_where_an_input_is_nearest(capsys):

@@ -124,7 +124,7 @@ def check_param_count(func: Callable, points: float = 1.0, seed: int | None = No
         except (TypeError, ValueError):
             return f"expected a number, got {type(got).__name__}"
         if value != expected:
-            return f"got {got!r}, expected {expected} (torch.nn counts two bias vectors per gate block)"
+            return f"got {got!r:.60}, expected {expected}"
         return None
 
     return run_checks("param_count", func, cases, compare, points, seed)

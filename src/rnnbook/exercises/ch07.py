@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import data as _data
+from ._guard import SOFTMAX_FUNCTIONS
 from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
 
 
@@ -152,7 +153,8 @@ def check_sampling_distribution(func: Callable, points: float = 1.0,
     def compare(got, expected):
         return compare_arrays(got, expected, what="probability vector", rtol=1e-7, atol=1e-12)
 
-    return run_checks("sampling_distribution", func, cases, compare, points, seed)
+    return run_checks("sampling_distribution", func, cases, compare, points, seed,
+                      forbid=SOFTMAX_FUNCTIONS)
 
 
 def check_stream_batches(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:

@@ -44,7 +44,9 @@ def check_additive_attention(func: Callable, points: float = 1.0, seed: int | No
     def compare(got, expected):
         return _pair(got, expected, ("attention weights", "context vector"))
 
-    return run_checks("additive_attention", func, cases, compare, points, seed)
+    return run_checks("additive_attention", func, cases, compare, points, seed,
+                      forbid=("torch.nn.functional.scaled_dot_product_attention",
+                               "torch.nn.MultiheadAttention"))
 
 
 def check_beam_step(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
