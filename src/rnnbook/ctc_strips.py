@@ -1,0 +1,548 @@
+"""Reading digit strips without segmentation (chapter 6): variable strips and a CTC recogniser.
+
+`spaced_strips` lays 1-5 of scikit-learn's 8x8 digits side by side, each stretched or squeezed to
+a random width of 5-10 columns, with gaps of 0-3 blank columns (0: the digits touch), a margin
+of 0-3 columns at both ends and +-1 row of jitter. Strips have different lengths; nothing says
+where a digit starts. The 1,797 digit images are split into train, validation and test images
+FIRST (`image_pools`), so no held-out strip contains an image seen in training.
+
+`Recogniser` reads a strip column by column (8 pixels per step) with a stack of `torch.nn.LSTM`
+layers, one- or bidirectional, and a linear read-out to 11 classes: class 0 is CTC's blank and
+digit d is class d + 1. `hidden_for_budget` picks the hidden size that gives a stack about a
+given number of parameters, so that depth and direction are compared at equal size.
+
+Training (`python -m rnnbook.ctc_strips train`) draws a fresh batch of training strips at every
+step from a generator seeded by (seed, step), so a run stopped and resumed takes exactly the
+same steps as one that never stopped; it minimises `rnnbook.ctc.ctc_loss` with Adam and clipping,
+measures the label error rate on fixed validation strips every `eval_every` steps, and ships (in
+half precision) the weights with the best validation label error rate.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import ctc
+from .checkpoint import (RunClock, SaveTimer, check_state_path, export_model, load_state,
+                         model_from_file, save_state, shipped_file)
+from .device import get_device, seed_everything
+from .transduction import _shift_rows, load_digit_images
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+N_CLASSES = 11          # blank + ten digits
+BLANK = 0
+HEIGHT = 8
+CONFIGS = [(layers, bi) for bi in (False, True) for layers in (1, 2, 3)]
+
+
+def shipped_path(layers: int, bidirectional: bool) -> Path:
+    """Where the shipped model of one configuration lives in data/."""
+    return DATA_DIR / f"ctc_strips_{'bi' if bidirectional else 'uni'}{layers}.pt"
+
+
+@dataclass
+class SpacedStrips:
+    """Strips (N, 8, W) zero-padded to the longest, their lengths, labels (digit lists), digit spans."""
+
+    images: np.ndarray
+    lengths: np.ndarray
+    labels: list[list[int]]
+    spans: list[list[tuple[int, int]]]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def image_pools(seed: int = 0, val_fraction: float = 0.1, test_fraction: float = 0.25
+                ) -> dict[str, np.ndarray]:
+    """Disjoint indices of digit images for 'train', 'validation' and 'test' strips."""
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError(f"need fractions in (0, 1) summing below 1, got {val_fraction}, "
+                         f"{test_fraction}")
+    n = len(_digits()[1])  # read once per process: re-reading it cost more than a training step
+    order = np.random.default_rng(seed).permutation(n)
+    n_test, n_val = int(round(test_fraction * n)), int(round(val_fraction * n))
+    return {"test": order[:n_test], "validation": order[n_test:n_test + n_val],
+            "train": order[n_test + n_val:]}
+
+
+def _resize_columns(img: np.ndarray, width: int) -> np.ndarray:
+    """Stretch or squeeze an (8, 8) image to (8, width) by linear interpolation along its rows."""
+    src = np.linspace(0, img.shape[1] - 1, width)
+    return np.stack([np.interp(src, np.arange(img.shape[1]), row) for row in img])
+
+
+def spaced_strips(n: int, split: str, rng: np.random.Generator, min_digits: int = 1,
+                  max_digits: int = 5, widths: tuple[int, int] = (5, 10),
+                  gaps: tuple[int, int] = (0, 3), pools: dict[str, np.ndarray] | None = None
+                  ) -> SpacedStrips:
+    """`n` strips of `split` images ('train', 'validation' or 'test'), drawn with `rng`."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not 1 <= min_digits <= max_digits:
+        raise ValueError(f"need 1 <= min_digits <= max_digits, got {min_digits}, {max_digits}")
+    if not 2 <= widths[0] <= widths[1] or not 0 <= gaps[0] <= gaps[1]:
+        raise ValueError(f"need 2 <= widths[0] <= widths[1] and 0 <= gaps[0] <= gaps[1], got "
+                         f"widths={widths}, gaps={gaps}")
+    pools = _default_pools() if pools is None else pools
+    if split not in pools:
+        raise ValueError(f"split must be one of {sorted(pools)}, got {split!r}")
+    images, digit_labels = _digits()
+    pool = pools[split]
+    strips, labels, spans = [], [], []
+    for _ in range(n):
+        count = int(rng.integers(min_digits, max_digits + 1))
+        chosen = rng.choice(pool, size=count, replace=True)
+        x = int(rng.integers(0, 4))
+        cols = [np.zeros((HEIGHT, x), np.float32)]
+        row_spans = []
+        for i, idx in enumerate(chosen):
+            w = int(rng.integers(widths[0], widths[1] + 1))
+            img = _resize_columns(_shift_rows(images[idx], int(rng.integers(-1, 2))), w)
+            cols.append(img.astype(np.float32))
+            row_spans.append((x, x + w))
+            x += w
+            gap = int(rng.integers(gaps[0], gaps[1] + 1)) if i < count - 1 else int(
+                rng.integers(0, 4))
+            cols.append(np.zeros((HEIGHT, gap), np.float32))
+            x += gap
+        strips.append(np.concatenate(cols, axis=1))
+        labels.append([int(digit_labels[i]) for i in chosen])
+        spans.append(row_spans)
+    lengths = np.array([s.shape[1] for s in strips])
+    out = np.zeros((n, HEIGHT, lengths.max()), np.float32)
+    for k, s in enumerate(strips):
+        out[k, :, : s.shape[1]] = s
+    return SpacedStrips(out, lengths, labels, spans)
+
+
+_DIGITS: tuple[np.ndarray, np.ndarray] | None = None
+_POOLS: dict[str, np.ndarray] | None = None
+
+
+def _default_pools() -> dict[str, np.ndarray]:
+    global _POOLS
+    if _POOLS is None:
+        _POOLS = image_pools()
+    return _POOLS
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    global _DIGITS
+    if _DIGITS is None:  # read and checksum the file once per process
+        _DIGITS = load_digit_images()
+    return _DIGITS
+
+
+def batch_tensors(strips: SpacedStrips, device: torch.device | str = "cpu"
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x (W, B, 8) columns, lengths (B,), targets (B, S) padded with 0, target lengths (B,))."""
+    x = torch.from_numpy(strips.images).permute(2, 0, 1).contiguous().to(device)
+    S = max(1, max(len(lab) for lab in strips.labels))
+    targets = torch.zeros(len(strips), S, dtype=torch.long)
+    for b, lab in enumerate(strips.labels):
+        targets[b, : len(lab)] = torch.tensor(lab, dtype=torch.long) + 1  # class = digit + 1
+    tgt_len = torch.tensor([len(lab) for lab in strips.labels])
+    return x, torch.from_numpy(strips.lengths).long(), targets.to(device), tgt_len
+
+
+class Recogniser(nn.Module):
+    """Columns -> stacked (bi)LSTM -> linear -> log-probabilities over blank + 10 digits."""
+
+    def __init__(self, hidden: int, layers: int = 1, bidirectional: bool = False,
+                 n_inputs: int = HEIGHT, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        for name, v in (("hidden", hidden), ("layers", layers)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        self.config = {"hidden": hidden, "layers": layers, "bidirectional": bool(bidirectional),
+                       "n_inputs": n_inputs, "n_classes": n_classes}
+        self.rnn = nn.LSTM(n_inputs, hidden, num_layers=layers, bidirectional=bidirectional)
+        self.out = nn.Linear(hidden * (2 if bidirectional else 1), n_classes)
+        # Per-pixel-row standardisation, set by `train` from training strips and saved with
+        # the weights (buffers, not parameters: they do not count towards the budget).
+        self.register_buffer("in_mean", torch.zeros(n_inputs))
+        self.register_buffer("in_std", torch.ones(n_inputs))
+
+    def open_forget_gates(self, bias: float) -> None:
+        """Start every forget gate at sigmoid(bias): near 1 (open) keeps the cell's memory."""
+        with torch.no_grad():
+            for name, p in self.rnn.named_parameters():
+                if name.startswith("bias_"):
+                    h = self.config["hidden"]
+                    # torch orders the gates i, f, g, o; the two biases add, so put it in one
+                    p[h:2 * h] = bias if name.startswith("bias_ih") else 0.0
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """x (T, B, 8), lengths (B,) -> log-probabilities (T, B, C); padded steps are garbage."""
+        # packing makes the backward direction start at each strip's own last column
+        x = (x - self.in_mean) / self.in_std
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=x.shape[0])
+        return self.out(out).log_softmax(-1)
+
+
+@torch.no_grad()
+def layer_spread(model: Recogniser, strips: SpacedStrips) -> list[float]:
+    """How much each layer's output varies over the strips' columns: per-unit std, averaged.
+
+    A read-out can only tell columns apart by how its inputs differ between them; at
+    initialisation this shrinks from layer to layer, which is what keeps deep stacks on CTC's
+    emit-only-blanks plateau (chapter 6).
+    """
+    x, lengths, _, _ = batch_tensors(strips, "cpu")
+    mask = (torch.arange(x.shape[0])[:, None] < lengths[None]).float()[..., None]
+    weights = {k: v.detach().cpu() for k, v in model.rnn.state_dict().items()}
+    cur = (x - model.in_mean.cpu()) / model.in_std.cpu()
+    spreads = []
+    for layer in range(model.config["layers"]):
+        single = nn.LSTM(cur.shape[2], model.config["hidden"],
+                         bidirectional=model.config["bidirectional"])
+        mine = (f"_l{layer}", f"_l{layer}_reverse")
+        single.load_state_dict({k.replace(f"_l{layer}", "_l0"): v for k, v in weights.items()
+                                if k.endswith(mine)})
+        out, _ = single(nn.utils.rnn.pack_padded_sequence(cur, lengths, enforce_sorted=False))
+        cur, _ = nn.utils.rnn.pad_packed_sequence(out, total_length=x.shape[0])
+        mean = (cur * mask).sum((0, 1)) / mask.sum()
+        var = (((cur - mean) ** 2) * mask).sum((0, 1)) / mask.sum()
+        spreads.append(float(var.sqrt().mean()))
+    return spreads
+
+
+def n_parameters(model: nn.Module) -> int:
+    """The number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_for(hidden: int, layers: int, bidirectional: bool, n_inputs: int = HEIGHT,
+              n_classes: int = N_CLASSES) -> int:
+    """Parameters of `Recogniser(hidden, layers, bidirectional)`, by formula."""
+    d = 2 if bidirectional else 1
+    total = 0
+    for layer in range(layers):
+        inp = n_inputs if layer == 0 else d * hidden
+        total += d * 4 * hidden * (inp + hidden + 2)     # W_ih, W_hh and two biases per direction
+    return total + (d * hidden + 1) * n_classes
+
+
+def hidden_for_budget(budget: int, layers: int, bidirectional: bool) -> int:
+    """The hidden size whose parameter count is closest to `budget`."""
+    if budget < count_for(1, layers, bidirectional):
+        raise ValueError(f"a budget of {budget} parameters is below the smallest such model")
+    return min(range(1, 2048), key=lambda h: abs(count_for(h, layers, bidirectional) - budget))
+
+
+def edit_distance(a: list[int], b: list[int]) -> int:
+    """Levenshtein distance: insertions, deletions and substitutions to turn `a` into `b`."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, start=1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def label_error_rate(predictions: list[list[int]], references: list[list[int]]) -> float:
+    """Total edit distance over total reference length (the corpus label error rate)."""
+    if len(predictions) != len(references) or not references:
+        raise ValueError(f"need as many predictions as references (and some), got "
+                         f"{len(predictions)} and {len(references)}")
+    edits = sum(edit_distance(p, r) for p, r in zip(predictions, references))
+    return edits / sum(len(r) for r in references)
+
+
+@torch.no_grad()
+def read_strips(model: Recogniser, strips: SpacedStrips, batch: int = 500
+                ) -> tuple[list[list[int]], list[np.ndarray]]:
+    """Greedy CTC transcripts (digits) of every strip, and each strip's (T_b, C) log-probabilities."""
+    was = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    preds, outputs = [], []
+    for start in range(0, len(strips), batch):
+        part = SpacedStrips(strips.images[start:start + batch],
+                            strips.lengths[start:start + batch],
+                            strips.labels[start:start + batch], strips.spans[start:start + batch])
+        x, lengths, _, _ = batch_tensors(part, device)
+        lp = model(x, lengths).cpu()
+        for b, n in enumerate(lengths.tolist()):
+            outputs.append(lp[:n, b].numpy())
+            preds.append([k - 1 for k in ctc.greedy_decode(lp[:n, b], BLANK)])
+    model.train(was)
+    return preds, outputs
+
+
+def evaluate(model: Recogniser, strips: SpacedStrips) -> float:
+    """Label error rate of greedy decoding on `strips`."""
+    preds, _ = read_strips(model, strips)
+    return label_error_rate(preds, strips.labels)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of a training run (stored in the state; fixed once a run has started)."""
+
+    layers: int = 1
+    bidirectional: bool = False
+    budget: int = 25_000
+    batch: int = 32
+    lr: float = 3e-3
+    clip: float = 1.0
+    eval_every: int = 250
+    n_val: int = 400
+    seed: int = 0
+    forget_bias: float = 1.0
+    warmup: int = 0
+    raw_inputs: bool = False
+
+
+def train_step(model: Recogniser, opt: torch.optim.Optimizer, strips: SpacedStrips,
+               clip: float = 1.0, fused: bool = False) -> float:
+    """One Adam step on the mean per-label CTC loss of a batch; returns that loss.
+
+    `fused=True` uses torch's CTC kernel, which tests/test_ctc.py pins equal (loss and gradient)
+    to `rnnbook.ctc.ctc_loss`, and which is several times faster than its step-by-step loop.
+    """
+    device = next(model.parameters()).device
+    x, lengths, targets, tgt_len = batch_tensors(strips, device)
+    lp = model(x, lengths)
+    if fused:
+        nll = nn.functional.ctc_loss(lp, targets, lengths, tgt_len, BLANK, reduction="none")
+    else:
+        nll = ctc.ctc_loss(lp, targets, lengths.to(device), tgt_len.to(device), BLANK)
+    loss = (nll / tgt_len.to(device).clamp(min=1)).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return float(loss.detach())
+
+
+def column_statistics(strips: SpacedStrips) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of each pixel row over the strips' real (unpadded) columns."""
+    cols = np.concatenate([strips.images[k, :, :n] for k, n in enumerate(strips.lengths)], axis=1)
+    std = cols.std(axis=1)
+    if not np.all(std > 0):
+        raise ValueError("a pixel row is constant over these strips; draw more strips")
+    return torch.from_numpy(cols.mean(axis=1)), torch.from_numpy(std)
+
+
+def step_rng(seed: int, step: int) -> np.random.Generator:
+    """The generator that draws the training batch of step `step` (no state to save)."""
+    return np.random.default_rng([seed, step])
+
+
+def train(cfg: TrainConfig, state_path: str | Path, out_path: str | Path | None = None,
+          minutes: float | None = None, max_steps: int | None = None, resume: bool = False,
+          save_every_s: float = 300.0, device: str | torch.device | None = None,
+          meta: dict[str, Any] | None = None, log: Callable[[str], None] = print,
+          fused: bool = True) -> dict[str, Any]:
+    """Train (or resume) until `minutes` of this call or `max_steps` in total; return the extra dict.
+
+    `fused=False` trains with `rnnbook.ctc.ctc_loss` instead of torch's kernel (the same loss and
+    gradient to rounding, several times slower): the chapter's live run uses it.
+    """
+    if minutes is None and max_steps is None:
+        raise ValueError("give minutes or max_steps (or both) to say when to stop")
+    device = get_device(device) if not isinstance(device, torch.device) else device
+    check_state_path(state_path, resume)
+    if resume:
+        saved = torch.load(state_path, map_location="cpu", weights_only=False)["extra"]["config"]
+        if saved != asdict(cfg):
+            log(f"resuming with the stored configuration {saved} (command-line values ignored)")
+        cfg = TrainConfig(**saved)
+    seed_everything(cfg.seed)
+    hidden = hidden_for_budget(cfg.budget, cfg.layers, cfg.bidirectional)
+    model = Recogniser(hidden, cfg.layers, cfg.bidirectional)
+    model.open_forget_gates(cfg.forget_bias)
+    if not cfg.raw_inputs:
+        mean, std = column_statistics(spaced_strips(256, "train", np.random.default_rng(
+            [cfg.seed, 3 * 10**9])))
+        model.in_mean.copy_(mean)
+        model.in_std.copy_(std)
+    model = model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    extra: dict[str, Any] = {"config": asdict(cfg), "cpu_s": 0.0, "train_log": [], "val_log": [],
+                             "best": None}
+    step, elapsed0 = 0, 0.0
+    if resume:
+        st = load_state(state_path, model, opt, map_location=device)
+        step, elapsed0, extra = st.step, st.elapsed_s, st.extra
+        log(f"resumed at step {step} ({elapsed0 / 60:.1f} min so far)")
+    val = spaced_strips(cfg.n_val, "validation", np.random.default_rng([cfg.seed, 10**9]))
+    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"])
+    timer = SaveTimer(save_every_s)
+    running, n_run = 0.0, 0
+
+    def save() -> None:
+        extra["cpu_s"] = clock.cpu()
+        save_state(state_path, model, opt, step=step, elapsed_s=clock.elapsed(), extra=extra)
+        if out_path is not None:
+            ship = model
+            if extra["best"] is not None:
+                ship = Recogniser(**model.config)
+                ship.load_state_dict(extra["best"]["weights"])
+            m = dict(meta or {})
+            m.update(step=step, train_minutes=round(clock.elapsed() / 60, 2),
+                     cpu_minutes=round(clock.cpu() / 60, 2), val_log=extra["val_log"],
+                     train_log=extra["train_log"],
+                     config=extra["config"], parameters=n_parameters(model),
+                     shipped_step=step if extra["best"] is None else extra["best"]["step"])
+            export_model(out_path, ship, ship.config, m, half=True)
+
+    model.train()
+    with clock:
+        while (reason := clock.stop_reason(step)) is None:
+            strips = spaced_strips(cfg.batch, "train", step_rng(cfg.seed, step))
+            for group in opt.param_groups:  # linear warm-up: a function of the step, no state
+                group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else cfg.lr
+            running += train_step(model, opt, strips, cfg.clip, fused=fused)
+            n_run += 1
+            step += 1
+            if step % 50 == 0:
+                extra["train_log"].append({"step": step, "wall_s": round(clock.elapsed(), 1),
+                                           "cpu_s": round(clock.cpu(), 1),
+                                           "train": running / n_run})
+                running, n_run = 0.0, 0
+            if step % cfg.eval_every == 0:
+                ler = evaluate(model, val)
+                extra["val_log"].append({"step": step, "wall_s": round(clock.elapsed(), 1),
+                                         "cpu_s": round(clock.cpu(), 1), "val_ler": ler})
+                if extra["best"] is None or ler < extra["best"]["val_ler"]:
+                    extra["best"] = {"step": step, "val_ler": ler, "weights": {
+                        k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
+                tl = extra["train_log"][-1]["train"] if extra["train_log"] else math.nan
+                log(f"step {step} {clock.elapsed() / 60:.1f} min (cpu {clock.cpu() / 60:.1f}) "
+                    f"train {tl:.4f} nats/label, validation LER {ler:.4f}")
+            if timer.should_save():
+                save()
+        if clock.signalled:
+            log(reason)
+        save()  # not in a `finally`: a crash mid-step must not overwrite the last good state
+    log(f"saved state at step {step} ({clock.elapsed() / 60:.1f} min in total) to {state_path}")
+    return extra
+
+
+def train_all(cfg: TrainConfig, max_steps: int, out_dir: str | Path, state_dir: str | Path,
+              round_steps: int = 250, stop_file: str | Path | None = None,
+              device: str | torch.device | None = None, meta: dict[str, Any] | None = None,
+              log: Callable[[str], None] = print) -> int:
+    """Train all six configurations in turns of `round_steps` steps each, up to `max_steps`.
+
+    Taking turns keeps every model at the same step count whenever the run stops, so that the
+    comparison is at equal training even if it is cut short: it stops after a complete round
+    once `stop_file` exists (and resumes from the states in `state_dir` when started again).
+    Returns the step count that all six have reached.
+    """
+    if round_steps < 1 or max_steps < 1:
+        raise ValueError(f"need round_steps and max_steps >= 1, got {round_steps}, {max_steps}")
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    done = 0
+    while done < max_steps:
+        target = min(done + round_steps, max_steps)
+        for layers, bi in CONFIGS:
+            one = TrainConfig(**{**asdict(cfg), "layers": layers, "bidirectional": bi})
+            state = Path(state_dir) / f"state_{shipped_path(layers, bi).stem}.pt"
+            out = Path(out_dir) / shipped_path(layers, bi).name
+            train(one, state, out, max_steps=target, resume=state.exists(), save_every_s=1e9,
+                  device=device, meta=meta, log=lambda m, n=out.stem: log(f"{n}: {m}"))
+        done = target
+        if stop_file is not None and Path(stop_file).exists():
+            log(f"{stop_file} exists: stopping with all six at step {done}")
+            break
+    return done
+
+
+def load_shipped(layers: int, bidirectional: bool, device: str | torch.device | None = None
+                 ) -> Recogniser:
+    """The shipped model of one configuration (evaluation mode)."""
+    path = shipped_file(shipped_path(layers, bidirectional), "ctc_strips", "ctc_strips_card.md")
+    return model_from_file(Recogniser, path, device)
+
+
+def test_strips(n: int = 1000, seed: int = 0) -> SpacedStrips:
+    """The held-out strips the chapter and the model card score (test images only)."""
+    return spaced_strips(n, "test", np.random.default_rng([seed, 2 * 10**9]))
+
+
+def _main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m rnnbook.ctc_strips")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train (or resume) one CTC strip recogniser")
+    t.add_argument("--minutes", type=float, required=True, help="wall-clock minutes for this call")
+    t.add_argument("--out", required=True, help="small shipped file, rewritten at every save")
+    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
+    t.add_argument("--resume", action="store_true", help="continue from --state")
+    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    t.add_argument("--save-every", type=float, default=120.0, help="seconds between saves")
+    t.add_argument("--max-steps", type=int, default=None)
+    t.add_argument("--device", default=None, help="cpu, cuda, ... (default: $RNNBOOK_DEVICE)")
+    for f in TrainConfig.__dataclass_fields__.values():
+        if f.type in ("bool", bool):
+            t.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
+        else:
+            t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    ta = sub.add_parser("train-all", help="train all six configurations in turns (equal steps)")
+    ta.add_argument("--max-steps", type=int, required=True)
+    ta.add_argument("--round", type=int, default=250, help="steps per model per turn")
+    ta.add_argument("--out-dir", default=str(DATA_DIR))
+    ta.add_argument("--state-dir", required=True, help="resumable states (keep them out of git)")
+    ta.add_argument("--stop-file", default=None, help="stop after the round in which it appears")
+    ta.add_argument("--threads", type=int, default=1)
+    ta.add_argument("--device", default=None)
+    for f in TrainConfig.__dataclass_fields__.values():
+        if f.name in ("layers", "bidirectional"):
+            continue
+        if f.type in ("bool", bool):
+            ta.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
+        else:
+            ta.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default),
+                            default=f.default)
+    e = sub.add_parser("evaluate", help="test label error rate of the shipped models (JSON)")
+    e.add_argument("--n", type=int, default=1000)
+    e.add_argument("--threads", type=int, default=1)
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    if a.cmd == "evaluate":
+        strips, scores = test_strips(a.n), {}
+        for layers, bi in CONFIGS:
+            path = shipped_path(layers, bi)
+            if path.exists():
+                model = load_shipped(layers, bi, "cpu")
+                scores[path.name] = {"parameters": n_parameters(model),
+                                     "test_ler": evaluate(model, strips)}
+        print(json.dumps(scores, indent=2))
+        return
+    meta = {"command": "python -m rnnbook.ctc_strips " + " ".join(
+        argv if argv is not None else sys.argv[1:]), "torch": str(torch.__version__),
+        "threads": a.threads}
+    if a.cmd == "train-all":
+        cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__
+                             if k not in ("layers", "bidirectional")})
+        train_all(cfg, a.max_steps, a.out_dir, a.state_dir, a.round, a.stop_file, a.device, meta,
+                  log=lambda s: print(s, flush=True))
+        return
+    cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
+    meta = {"command": "python -m rnnbook.ctc_strips " + " ".join(
+        argv if argv is not None else sys.argv[1:]), "torch": str(torch.__version__),
+        "threads": a.threads}
+    train(cfg, a.state, a.out, minutes=a.minutes, max_steps=a.max_steps, resume=a.resume,
+          save_every_s=a.save_every, device=a.device, meta=meta,
+          log=lambda s: print(s, flush=True))
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
