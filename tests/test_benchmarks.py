@@ -65,3 +65,24 @@ def test_the_benchmarks_vectors_are_the_trainers_own(unbroken):
     saved = word2vec.Embeddings.load(out / "v.npz")
     assert saved.words == vocab.words
     assert np.array_equal(saved.vectors, st.W_in.astype(np.float16).astype(np.float32))
+
+
+def test_the_shipped_benchmark_ran_on_todays_corpus_with_the_shipped_settings():
+    # chapter 8 glues the corpus size from the shipped JSON: it must be the corpus's own
+    shipped = json.loads((SCRIPT.parents[1] / "data" / "word2vec_benchmark.json").read_text())
+    assert shipped["corpus_words"] == corpora.load_corpus().n_tokens
+    assert shipped["sources"] == list(corpora.SOURCES) and shipped["limit"] is None
+    assert shipped["settings"] == dict(vector_size=100, window=5, negative=5, min_count=5,
+                                       sample=1e-3, epochs=5, alpha=0.025, seed=0)
+
+
+def test_the_scan_benchmark_runs_and_writes_its_rows(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "bench_scan", Path(__file__).resolve().parents[1] / "benchmarks" / "bench_scan.py")
+    bench_scan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_scan)
+    out = tmp_path / "scan.json"
+    rows = bench_scan.main(["--lengths", "16", "100", "--channels", "4", "--repeats", "1",
+                            "--out", str(out)])
+    assert [r["T"] for r in rows] == [16, 100] and all(r["speedup"] > 0 for r in rows)
+    assert json.loads(out.read_text())["rows"] == rows

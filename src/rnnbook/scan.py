@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["combine", "linear_loop", "linear_scan"]
+__all__ = ["combine", "linear_loop", "linear_scan", "time_against_loop"]
 
 
 def _check(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None) -> None:
@@ -92,3 +92,40 @@ def linear_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None
     if h0 is not None:  # fold the initial state into the first step: h_0 = a_0 h0 + b_0
         b = torch.cat([(a[0] * h0 + b[0]).unsqueeze(0), b[1:]])
     return _scan(a, b)
+
+
+def time_against_loop(lengths: list[int], channels: int = 64, repeats: int = 3,
+                      device: str | torch.device = "cpu", loop_max_seconds: float = 2.0,
+                      seed: int = 0) -> list[dict]:
+    """Best-of-`repeats` seconds of linear_scan and linear_loop on (T, channels) float32 inputs.
+
+    One row per T: {"T", "scan_s", "loop_s", "speedup"}. The loop is timed once only when one
+    run of it would take longer than `loop_max_seconds` (its time hardly varies at that size).
+    """
+    import time
+
+    if not lengths or min(lengths) < 1 or channels < 1 or repeats < 1:
+        raise ValueError("need lengths >= 1, channels >= 1 and repeats >= 1")
+    device = torch.device(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for steps in lengths:
+        a = (0.5 + 0.5 * torch.rand(steps, channels, generator=g)).to(device)
+        b = torch.randn(steps, channels, generator=g).to(device)
+        best = {}
+        for name, fn in (("scan", linear_scan), ("loop", linear_loop)):
+            times = []
+            for _ in range(repeats):
+                sync()
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    fn(a, b)
+                sync()
+                times.append(time.perf_counter() - t0)
+                if name == "loop" and times[-1] > loop_max_seconds:
+                    break
+            best[name] = min(times)
+        rows.append({"T": steps, "scan_s": best["scan"], "loop_s": best["loop"],
+                     "speedup": best["loop"] / best["scan"]})
+    return rows
