@@ -190,3 +190,20 @@ def test_clear_errors_for_bad_inputs():
         ctc.greedy_decode(np.zeros((3, 2, 4)))
     with pytest.raises(ValueError, match="width must be a positive integer"):
         ctc.prefix_beam_search(np.zeros((3, 4)), width=0)
+
+
+def test_float32_strips_as_long_as_chapter_6s_match_torch_and_stay_finite():
+    # the chapter trains on float32 strips of up to ~70 columns with up to 5 digits
+    rng = np.random.default_rng()
+    T, B, C = 72, 8, 11
+    logits = torch.tensor(rng.normal(size=(T, B, C)) * 4, dtype=torch.float32, requires_grad=True)
+    lengths = torch.tensor(rng.integers(20, T + 1, size=B))
+    labels = [rng.integers(1, C, size=int(rng.integers(1, 6))) for _ in range(B)]
+    targets = torch.zeros(B, 5, dtype=torch.long)
+    for b, lab in enumerate(labels):
+        targets[b, : len(lab)] = torch.from_numpy(lab)
+    tgt_len = torch.tensor([len(lab) for lab in labels])
+    ours, theirs, g_ours, g_theirs = _both(logits, targets, lengths, tgt_len)
+    assert torch.isfinite(ours).all() and torch.isfinite(g_ours).all()
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(g_ours, g_theirs, rtol=0, atol=2e-4)  # float32 rounding over T
