@@ -146,10 +146,17 @@ class RecurrentLM(nn.Module):
             if int(v) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v}")
         self.kind = kind
+        self._config = {"vocab": vocab, "dim": dim, "layers": layers, "kind": kind,
+                        "state": state, "expand": expand}
         self.embed = nn.Embedding(vocab, dim)
         self.blocks = nn.ModuleList(_Block(dim, kind, state, expand) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab)
+
+    @property
+    def config(self) -> dict:
+        """The constructor's arguments (to rebuild the model from a saved file)."""
+        return dict(self._config)
 
     def forward(self, ids: torch.Tensor, state: list[torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, list[torch.Tensor]]:

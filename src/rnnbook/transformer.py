@@ -64,12 +64,19 @@ class TransformerLM(nn.Module):
         if dim % heads:
             raise ValueError(f"dim ({dim}) must be a multiple of heads ({heads})")
         self.max_len = max_len
+        self._config = {"vocab": vocab, "dim": dim, "layers": layers, "heads": heads,
+                        "max_len": max_len, "dropout": dropout}
         self.embed = nn.Embedding(vocab, dim)
         self.register_buffer("positions", sinusoidal_positions(max_len, dim), persistent=False)
         self.blocks = nn.ModuleList(TransformerBlock(dim, heads, dropout=dropout)
                                     for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, vocab)
+
+    @property
+    def config(self) -> dict:
+        """The constructor's arguments (to rebuild the model from a saved file)."""
+        return dict(self._config)
 
     def forward(self, ids: torch.Tensor, cache: Cache | None = None
                 ) -> tuple[torch.Tensor, Cache]:
