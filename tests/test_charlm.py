@@ -100,6 +100,25 @@ def test_sampling_is_deterministic_per_seed_and_top_k_1_is_greedy():
     assert model.sample(prompt, 0) == ""
 
 
+def test_sampling_uses_torchs_own_lstm_kernel_and_restores_the_onednn_setting():
+    # sampling runs the LSTM once per character, where oneDNN's per-call weight layout
+    # dominates; the sample must still be the greedy path of the model as it scores text
+    rng = fresh_rng()
+    model = tiny_model(rng)
+    prompt = random_text(rng, 5)
+    seen = []
+    model.lstm.register_forward_hook(
+        lambda *_: seen.append(torch.backends.mkldnn.enabled))
+    for enabled in (True, False):
+        torch.backends.mkldnn.enabled = enabled
+        try:
+            assert model.sample(prompt, 30, top_k=1) == greedy(model, prompt, 30)
+            assert torch.backends.mkldnn.enabled is enabled
+        finally:
+            torch.backends.mkldnn.enabled = True
+    assert seen and not any(seen[:31])
+
+
 def test_low_temperature_tends_to_greedy_and_top_k_restricts_choices():
     rng = fresh_rng()
     model = tiny_model(rng)

@@ -32,6 +32,7 @@ import argparse
 import json
 import math
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -48,6 +49,19 @@ from .device import get_device, seed_everything
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PRETRAINED = DATA_DIR / "charlm_shakespeare.pt"
 EVAL_STREAMS = 16
+
+
+@contextmanager
+def _native_lstm():
+    # oneDNN's CPU LSTM lays the weights out afresh on every call: nothing next to a chunk of
+    # 2,048 characters, but sampling calls the LSTM once per character, and then the layout is
+    # nine tenths of the time. Torch's own kernel skips it (same text from the same seed).
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = was
 
 
 class CharLM(nn.Module):
@@ -145,6 +159,11 @@ class CharLM(nn.Module):
                              "character use top_k=1")
         if top_k is not None and (int(top_k) != top_k or top_k < 1):
             raise ValueError(f"top_k must be None or an integer >= 1, got {top_k}")
+        with _native_lstm():
+            return self._sample(prompt, int(length), temperature, top_k, seed)
+
+    def _sample(self, prompt: str, length: int, temperature: float, top_k: int | None,
+                seed: int) -> str:
         rng = np.random.default_rng(seed)
         was_training = self.training
         self.eval()
@@ -152,7 +171,7 @@ class CharLM(nn.Module):
         logits, state = self(ids.unsqueeze(1))
         last = logits[-1, 0]
         out = []
-        for _ in range(int(length)):
+        for _ in range(length):
             z = last.double().cpu().numpy() / temperature
             if top_k is not None and top_k < len(z):
                 # keep the top_k largest logits; ties at the threshold are broken by index
