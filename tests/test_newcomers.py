@@ -49,3 +49,11 @@ def test_bad_configurations_and_state_paths_are_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="--resume"):
         newcomers.train(tiny("selective"), ids(200, 0), ids(100, 1), CHARS, tmp_path / "x.pt",
                         max_steps=1, resume=True, device="cpu", log=lambda m: None)
+
+
+def test_the_command_line_parses_its_options(capsys):
+    with pytest.raises(SystemExit) as stop:
+        newcomers._main(["train", "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert "--state-size" in out and "--state STATE" in out and "--resume" in out

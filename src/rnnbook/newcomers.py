@@ -153,8 +153,10 @@ def _main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train or resume a run")
     defaults = TrainConfig()
-    for name, value in asdict(defaults).items():
-        p.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    for name, value in asdict(defaults).items():  # --state is the state file, as in charlm
+        flag = "state-size" if name == "state" else name.replace("_", "-")
+        p.add_argument(f"--{flag}", dest=name if name != "state" else "state_size",
+                       type=type(value), default=value)
     p.add_argument("--minutes", type=float, default=None)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--out", default=None)
@@ -168,7 +170,8 @@ def _main(argv: list[str] | None = None) -> None:
     from .text import shakespeare_plays, split_text
     plays = shakespeare_plays()
     lm = load_pretrained("cpu")  # chapter 7's vocabulary and its checked encoder
-    cfg = TrainConfig(**{k: getattr(args, k) for k in asdict(defaults)})
+    cfg = TrainConfig(**{k: getattr(args, "state_size" if k == "state" else k)
+                         for k in asdict(defaults)})
     train(cfg, lm.encode(split_text("train", plays)), lm.encode(split_text("validation", plays)),
           lm.chars, args.state, args.out, args.minutes, args.max_steps, args.resume,
           device=args.device)
