@@ -9,11 +9,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: help venv book test browser-test clean student grade
+.PHONY: help venv book test test-fast browser-test clean student grade
 
 help:
 	@echo "make book   build the book at full budget into _build/html (FORCE=1 re-executes every notebook)"
 	@echo "make test   unit tests, notebooks under nbval (smoke budget), strict book build, hygiene"
+	@echo "make test-fast  the unit tests without the slow ones (about a minute), for the edit-run loop"
 	@echo "make browser-test  open every page of the built book in headless Chromium (network blocked)"
 	@echo "make clean  remove _build (keeps .venv)"
 	@echo "make student  nbgrader's student edition into _build/student (notebooks, html), then the leak check"
@@ -40,13 +41,28 @@ endif
 	RNNBOOK_SMOKE=0 RNNBOOK_PROGRESS=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
 	@echo "The book is in $(CURDIR)/_build/html: open file://$(CURDIR)/_build/html/index.html"
 
-# One pytest run: every notebook under nbval first, then the unit tests and (tests/test_book.py) a
+# Two pytest runs under one RNNBOOK_TEST_RUN token, each spread over JOBS xdist workers (one torch
+# thread each): every notebook under nbval first, then the unit tests and (tests/test_book.py) a
 # strict book build. The notebooks come first because the book build and the student-edition test
 # reuse nbval's runs (see conftest.py), so each chapter is executed once; progress bars are off as
-# in the book build, whose strict mode would reject their stderr. The ten slowest tests close it.
+# in the book build, whose strict mode would reject their stderr. Each run prints its slowest tests.
+JOBS ?= auto
+# loadgroup: tests sharing an expensive fixture stay together (tests/conftest.py), the rest spread;
+# a notebook's cells must run in order in one kernel, hence loadfile for nbval
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(JOBS) --dist loadgroup
+TEST_ENV := RNNBOOK_SMOKE=1 RNNBOOK_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: $(STAMP)
-	RNNBOOK_SMOKE=1 RNNBOOK_PROGRESS=0 $(BIN)/python -m pytest -p no:cacheprovider --nbval-lax \
-		--nbval-current-env --durations=10 --ignore=tests/browser notebooks tests
+	@export $(TEST_ENV) RNNBOOK_TEST_RUN=$$(date +%s%N)-$$$$; status=0; \
+	echo "== notebooks under nbval"; \
+	$(PYTEST) --dist loadfile --nbval-lax --nbval-current-env --durations=5 notebooks || status=$$?; \
+	echo "== tests"; \
+	$(PYTEST) --durations=10 --ignore=tests/browser tests || status=$$?; \
+	exit $$status
+
+# The edit-run loop: the unit tests without the slow ones (marked slow: notebook execution, book
+# builds, training runs); under a minute on two cores.
+test-fast: $(STAMP)
+	$(TEST_ENV) $(PYTEST) -m "not slow" --durations=5 --ignore=tests/browser tests
 
 # Checks the full-budget book in Debian's Chromium; screenshots land in _build/screenshots.
 browser-test: book

@@ -15,10 +15,17 @@ have passed, this plugin writes two things under `_build/smoke/nbval/`:
 
 A notebook with a failing cell leaves nothing behind, so the later tests execute it themselves
 and fail on it too. Nothing here changes what nbval runs or checks.
+
+`make test` runs nbval and the tests as two pytest runs over xdist workers (`--dist loadfile`
+keeps each notebook's cells in one worker, in order). Both runs share one RNNBOOK_TEST_RUN token,
+which is stamped on what is staged here; the readers take only what carries their own token (or,
+without one, what was written since their session began), so a result left by an earlier run is
+never reused.
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -29,6 +36,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent
 STAGE = ROOT / "_build" / "smoke" / "nbval"  # tests/notebook_tools.py: NBVAL_STAGE
 _MARK = "__rnnbook_names_before_the_answers__"
+TEST_RUN = os.environ.get("RNNBOOK_TEST_RUN", "")  # tests/notebook_tools.py: staged_this_run
 
 
 class _Run:
@@ -88,6 +96,8 @@ def pytest_collection_modifyitems(session, config, items):
             theirs = ours
         first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), None)
         _runs[path] = _Run(n, first, theirs[first:] if first is not None else [])
+        if hasattr(config, "workerinput"):
+            continue  # another xdist worker may already have staged it; readers check the token
         # stale results must never stand in for a notebook that fails in this run
         for suffix in (".ipynb", ".student.json"):
             (STAGE / f"{path.stem}{suffix}").unlink(missing_ok=True)
@@ -143,6 +153,7 @@ def _write_executed(path: Path, run: _Run, seconds: float) -> None:
         cell.outputs = outputs
         cell.execution_count = number
     nb.metadata["rnnbook_execution_seconds"] = round(seconds, 3)
+    nb.metadata["rnnbook_test_run"] = TEST_RUN
     nbformat.write(nb, STAGE / path.name)
 
 
@@ -153,7 +164,7 @@ def _run_student_cells(item, run: _Run) -> None:
     cells = []
     for source in run.student:
         cells.append({"source": source, "outputs": _execute(kernel, source)})
-    record = {"first_answer": run.first_answer, "cells": cells}
+    record = {"first_answer": run.first_answer, "run": TEST_RUN, "cells": cells}
     (STAGE / f"{_path(item).stem}.student.json").write_text(json.dumps(record, indent=1))
 
 

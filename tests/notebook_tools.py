@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import yaml
@@ -10,6 +11,19 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 # where the root conftest.py leaves nbval's executed notebooks and student-edition runs
 NBVAL_STAGE = ROOT / "_build" / "smoke" / "nbval"
+# `make test` runs nbval and the tests as two pytest runs (each over several xdist workers) under
+# one RNNBOOK_TEST_RUN token; the root conftest.py stamps what it stages with it
+TEST_RUN = os.environ.get("RNNBOOK_TEST_RUN", "")
+
+
+def staged_this_run(path: Path, stamp: str, session_start: float) -> bool:
+    """Whether a staged nbval result was made by this test run: the same RNNBOOK_TEST_RUN token,
+    or (without one) written since this pytest session began."""
+    if not path.exists():
+        return False
+    if TEST_RUN:
+        return stamp == TEST_RUN
+    return path.stat().st_mtime >= session_start
 
 
 def notebooks() -> list[Path]:

@@ -1,4 +1,7 @@
 """The from-scratch NumPy RNN: its BPTT gradients against finite differences and torch.autograd."""
+import hashlib
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -35,7 +38,11 @@ def torch_loss_and_grads(params, inputs, targets, h0):
     return loss.item(), {k: v.grad.numpy() for k, v in p.items()}, h.detach().numpy()
 
 
-FRESH = [int(s) for s in np.random.SeedSequence().generate_state(6)]   # new sizes every run
+# new sizes every run; the xdist workers of one run must collect the same ones, so they draw them
+# from the run's id (each run has a fresh one)
+_RUN_ID = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+_ENTROPY = int(hashlib.sha256(_RUN_ID.encode()).hexdigest(), 16) if _RUN_ID else None
+FRESH = [int(s) for s in np.random.SeedSequence(_ENTROPY).generate_state(6)]
 
 
 @pytest.mark.parametrize("seed", FRESH)

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from notebook_tools import NBVAL_STAGE, NOTEBOOK_DIR, load, notebooks
+from notebook_tools import NBVAL_STAGE, NOTEBOOK_DIR, load, notebooks, staged_this_run
 from rnnbook import grading
 from rnnbook.grading import BEGIN, END, exercises_in, nbgrader_meta
 
@@ -68,9 +68,11 @@ def run_in_nbvals_kernel(path: Path, student: nbformat.NotebookNode) -> list | N
     made in nbval's kernel this session, or None where there is none or its cells are not
     exactly nbgrader's (the same beginning as the chapter, then the student's cells)."""
     staged = NBVAL_STAGE / f"{path.stem}.student.json"
-    if not staged.exists() or staged.stat().st_mtime < SESSION_START:
+    if not staged.exists():
         return None
     record = json.loads(staged.read_text())
+    if not staged_this_run(staged, record.get("run", ""), SESSION_START):
+        return None
     first = record["first_answer"]
     ours = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
     code = [c for c in student.cells if c.cell_type == "code"]
