@@ -1,9 +1,11 @@
 """Sphinx extension: the {exercise-catalogue} directive, a table of every exercise of the course.
 
 The table is read from the notebooks' cells and nbgrader metadata when the book is built
-(rnnbook.grading.discover_exercises), never typed by hand: chapter, title, label, points and
-difficulty (a `difficulty-easy|medium|hard` tag on the exercise's Markdown cell, or else a guess
-from the length of the reference answer, marked as such).
+(rnnbook.grading.discover_exercises), never typed by hand: chapter, title, label, kind, points,
+time and difficulty. Tags on the exercise's Markdown cell give the author's own: `kind-implement|
+written|experiment`, `minutes-N` and `difficulty-easy|medium|hard`; without them the kind is read
+off its cells (a manually graded answer: written; a checker: implement) and the time and the
+difficulty are guessed from the reference answer's length, marked as such.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-COLUMNS = [("Chapter", 4), ("Exercise", 4), ("Label", 3), ("Points", 1), ("Difficulty", 2)]
+COLUMNS = [("Chapter", 4), ("Exercise", 4), ("Label", 3), ("Kind", 2), ("Points", 1), ("Time", 2),
+           ("Difficulty", 2)]
 
 
 def _link(text: str, reftype: str, target: str) -> nodes.Node:
@@ -32,6 +35,12 @@ def _row(cells: list[nodes.Node | str]) -> nodes.row:
         entry += para
         row += entry
     return row
+
+
+def _points(ex) -> str:
+    """'3' or '3 (1 by hand)' when part of the points are a written answer's."""
+    by_hand = ex.points - ex.auto_points
+    return f"{ex.points:g}" + (f" ({by_hand:g} by hand)" if by_hand else "")
 
 
 class ExerciseCatalogue(SphinxDirective):
@@ -57,13 +66,20 @@ class ExerciseCatalogue(SphinxDirective):
             number = ex.notebook.split("_", 1)[0]
             number = str(int(number)) if number.isdigit() else number
             body += _row([_link(f"{number}. {ex.chapter}", "doc", f"/notebooks/{ex.notebook}"),
-                          _link(ex.title, "ref", ex.label), nodes.literal(text=ex.label), f"{ex.points:g}",
-                          ex.level])
+                          _link(ex.title, "ref", ex.label), nodes.literal(text=ex.label), ex.kind,
+                          _points(ex), ex.time_estimate, ex.level])
         group += head
         group += body
         chapters = len({ex.notebook for ex in exercises})
-        summary = nodes.paragraph(text=(f"{len(exercises)} exercises in {chapters} chapters, "
-                                        f"{sum(ex.points for ex in exercises):g} points in all."))
+        kinds = {}
+        for ex in exercises:
+            kinds[ex.kind] = kinds.get(ex.kind, 0) + 1
+        hand = sum(ex.points - ex.auto_points for ex in exercises)
+        summary = nodes.paragraph(text=(
+            f"{len(exercises)} exercises in {chapters} chapters ("
+            + ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + "), "
+            f"{sum(ex.points for ex in exercises):g} points in all, {hand:g} of them graded by hand; "
+            f"about {sum(ex.minutes for ex in exercises) / 60:.0f} hours of work."))
         return [summary, table]
 
 

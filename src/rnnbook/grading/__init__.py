@@ -34,7 +34,7 @@ files and feedback pages) and `cli`. Every name stays importable from `rnnbook.g
 from __future__ import annotations
 
 # noqa: F401 throughout: these imports are the package's interface
-from .discovery import (BEGIN, END, KERNEL_NAME, NOTEBOOKS, ROOT, CheckCell, Exercise,  # noqa: F401
+from .discovery import (BEGIN, END, KERNEL_NAME, KINDS, NOTEBOOKS, ROOT, CheckCell, Exercise,  # noqa: F401
                         WrittenCell, _answer_lines, _source, chapter_title, discover_exercises,
                         exercises_in, is_written_answer, nbgrader_meta, parse_check_call,
                         read_notebook, solution_lines)
@@ -52,7 +52,7 @@ from .autograde import (_SAFE_ID, GradeReport, _grade, _install_kernel, _kernel_
                         _kernel_scores, _record_scores, grade)
 from .cli import main  # noqa: F401
 
-__all__ = ["BEGIN", "END", "CheckCell", "CheckResult", "Exercise", "GradeReport", "Limits", "Opaque",
+__all__ = ["BEGIN", "END", "CheckCell", "CheckResult", "Exercise", "GradeReport", "KINDS", "Limits", "Opaque",
            "RemoteError", "Sandbox", "WrittenCell", "build_student_html", "chapter_title",
            "discover_exercises", "exercises_in", "grade", "is_written_answer", "leak_check", "main",
            "make_student_edition", "nbgrader_meta", "parse_bytes", "parse_check_call", "read_notebook",

@@ -16,6 +16,8 @@ KERNEL_NAME = "rnnbook-grading"
 _EXERCISE = re.compile(r"(?:`{3,}|:{3,})\{exercise\}[ \t]*(.*)")
 _LABEL = re.compile(r"^:label:\s*(\S+)", re.M)
 _DIFFICULTY = ("easy", "medium", "hard")
+KINDS = ("implement", "written", "experiment")
+_MINUTES = re.compile(r"^minutes-(\d{1,3})$")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Exercise:
     difficulty: str = ""
     answer_lines: int = 0
     written: tuple[WrittenCell, ...] = ()
+    kind_tag: str = ""
+    minutes_tag: int = 0
 
     @property
     def points(self) -> float:
@@ -63,6 +67,30 @@ class Exercise:
     def auto_points(self) -> float:
         """The points the checkers award (the written answers' points are graded by hand)."""
         return float(sum(c.points for c in self.checks))
+
+    @property
+    def kind(self) -> str:
+        """implement, written or experiment: the author's `kind-*` tag, else what the cells say
+        (only manually graded answers: written; code checked by a checker: implement)."""
+        if self.kind_tag:
+            return self.kind_tag
+        if self.written and not self.checks:
+            return "written"
+        return "implement + written" if self.written else "implement"
+
+    @property
+    def minutes(self) -> int:
+        """The author's time estimate (a `minutes-N` tag), else 5 + 3 per answer line + 15 per
+        written answer, rounded up to 5 minutes."""
+        if self.minutes_tag:
+            return self.minutes_tag
+        guess = 5 + 3 * self.answer_lines + 15 * len(self.written)
+        return -(-guess // 5) * 5
+
+    @property
+    def time_estimate(self) -> str:
+        """'20 min', or '~15 min (estimated)' when no tag gives the author's own estimate."""
+        return f"{self.minutes} min" if self.minutes_tag else f"~{self.minutes} min (estimated)"
 
     @property
     def level(self) -> str:
@@ -127,9 +155,11 @@ def exercises_in(nb: dict, notebook: str) -> list[Exercise]:
             label = _LABEL.search(text)
             tags = cell.get("metadata", {}).get("tags", [])
             level = next((t.split("-", 1)[1] for t in tags if t in {f"difficulty-{d}" for d in _DIFFICULTY}), "")
+            kind = next((t.split("-", 1)[1] for t in tags if t in {f"kind-{k}" for k in KINDS}), "")
+            minutes = next((int(m.group(1)) for m in map(_MINUTES.match, tags) if m), 0)
             found.append({"label": label.group(1) if label else "", "title": match.group(1).strip(),
                           "solutions": [], "checks": [], "difficulty": level, "lines": 0,
-                          "written": []})
+                          "written": [], "kind": kind, "minutes": minutes})
         elif found and is_written_answer(cell):
             found[-1]["written"].append(WrittenCell(str(meta.get("grade_id", "")),
                                                     float(meta.get("points", 0))))
@@ -142,7 +172,8 @@ def exercises_in(nb: dict, notebook: str) -> list[Exercise]:
                                                  checker, function, kwargs))
     title = chapter_title(nb)
     return [Exercise(notebook, title, f["label"], f["title"], tuple(f["solutions"]), tuple(f["checks"]),
-                     f["difficulty"], f["lines"], tuple(f["written"])) for f in found]
+                     f["difficulty"], f["lines"], tuple(f["written"]), f["kind"], f["minutes"])
+            for f in found]
 
 
 def is_written_answer(cell: dict) -> bool:
