@@ -4,7 +4,8 @@ The submissions are made here from nbgrader's student edition of chapter 0, cut 
 cells and exercises so that a class of a dozen grades in about a minute: a blank edition, the
 reference answers, wrong answers, NaN, exceptions, an endless loop, a sleep, a 20 GiB allocation,
 100 MB of printing, os._exit, a file that is not JSON, edited and deleted check cells, a
-monkeypatched checker (and numpy, torch), and another chapter's notebook under this one's name.
+monkeypatched checker (and numpy, torch), another chapter's notebook under this one's name, and
+answers that call the course's reference (through importlib, and through an alias).
 """
 import csv
 import json
@@ -80,6 +81,12 @@ numpy.isclose = lambda a, b, **k: numpy.ones(numpy.broadcast(numpy.asarray(a), n
 numpy.array_equal = lambda *a, **k: True
 torch.allclose = lambda *a, **k: True
 '''
+DELEGATE = {  # answers that hand the work to the course's own reference, two ways
+    "importlib": "import importlib\n\n\ndef {f}(*args, **kwargs):\n"
+                 "    return getattr(importlib.import_module('rnnbook.data'), '{ref}')(*args, **kwargs)\n",
+    "alias": "from rnnbook import data as _d\n_{ref} = _d.{ref}\n\n\ndef {f}(*args, **kwargs):\n"
+             "    return _{ref}(*args, **kwargs)\n",
+}
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +140,8 @@ def graded(tmp_path_factory):
         "j_monkeypatch_and_dtype": (submission({a: PATCH + src(cell_by_id(student, a.solution_ids[0])),
                                                 b: wrap(b, fb, "dtype")}), 0, 0),
         "k_wrong_chapter": (other, 0, 0),
+        "l_delegates": (submission({a: DELEGATE["importlib"].format(f=fa, ref="one_hot"),
+                                    b: DELEGATE["alias"].format(f=fb, ref="pad_sequences")}), 0, 0),
         "z_reference": (submission({a: reference(a), b: reference(b)}), P[a.label], P[b.label]),
     }
     subs = tmp / "submissions"
@@ -183,6 +192,16 @@ def test_a_monkeypatched_checker_fools_the_kernel_but_not_the_clean_room(graded)
     flags = list(csv.DictReader((tmp / "grades" / "flags.csv").open()))
     assert {"student": "j_monkeypatch_and_dtype", "exercise": a.label} in [
         {"student": f["student"], "exercise": f["exercise"]} for f in flags]
+
+
+def test_an_answer_calling_the_course_reference_scores_zero_in_the_clean_room(graded):
+    report, _, (a, b), _ = graded
+    rows = {r.exercise: r for r in report.rows if r.student == "l_delegates"}
+    for ex, ref in ((a, "one_hot"), (b, "pad_sequences")):
+        assert rows[ex.label].score == 0
+        assert f"implement this yourself: calling rnnbook.data.{ref} is not allowed here" in \
+            rows[ex.label].feedback, rows[ex.label].feedback
+        assert rows[ex.label].kernel_score == 0  # the notebook's own checker says the same
 
 
 def test_the_class_is_graded_in_bounded_time(graded):

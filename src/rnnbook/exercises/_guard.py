@@ -204,8 +204,10 @@ def _method_of(cls: type, code: types.CodeType) -> bool:
     """True when `code` is the code of a method `cls` has (its own or inherited)."""
     for klass in cls.__mro__:
         member = vars(klass).get(code.co_name)
+        if member is None:
+            continue
         member = getattr(member, "__func__", member)  # classmethod, staticmethod
-        if getattr(inspect.unwrap(member), "__code__", None) is code if member else False:
+        if getattr(inspect.unwrap(member), "__code__", None) is code:
             return True
     return False
 

@@ -1,4 +1,6 @@
-"""Batch grading: nbgrader's autograder in a limited kernel beside the clean room, scores into the gradebook."""
+"""Batch grading: nbgrader's autograder in a limited kernel beside the clean room, scores into the
+gradebook.
+"""
 
 from __future__ import annotations
 import contextlib

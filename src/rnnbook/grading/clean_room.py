@@ -1,4 +1,6 @@
-"""The clean room: the course's checkers, in this trusted process, call the student's functions in a sandbox."""
+"""The clean room: the course's checkers, in this trusted process, call the student's functions in
+a sandbox.
+"""
 
 from __future__ import annotations
 import ast

@@ -1,4 +1,6 @@
-"""The leak check: no line of a reference solution, answer key or rubric may appear in the student edition."""
+"""The leak check: no line of a reference solution, answer key or rubric may appear in the student
+edition.
+"""
 
 from __future__ import annotations
 import contextlib

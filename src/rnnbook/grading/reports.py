@@ -1,4 +1,6 @@
-"""The reports of a grading run: grades.csv, totals.csv, flags.csv and each student's feedback page."""
+"""The reports of a grading run: grades.csv, totals.csv, flags.csv and each student's feedback
+page.
+"""
 
 from __future__ import annotations
 import csv

@@ -1,4 +1,6 @@
-"""The clean room's handle on the student's process: limits, start-up, requests with time-outs, crashes."""
+"""The clean room's handle on the student's process: limits, start-up, requests with time-outs,
+crashes.
+"""
 
 from __future__ import annotations
 import contextlib

@@ -1,4 +1,6 @@
-"""The student edition: nbgrader's generate_assignment on every chapter, and the student book built from it."""
+"""The student edition: nbgrader's generate_assignment on every chapter, and the student book built
+from it.
+"""
 
 from __future__ import annotations
 import functools

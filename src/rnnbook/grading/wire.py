@@ -1,4 +1,6 @@
-"""What travels between the clean room and the student's process: plain data, never pickle (JSON plus .npy buffers)."""
+"""What travels between the clean room and the student's process: plain data, never pickle (JSON
+plus .npy buffers).
+"""
 
 from __future__ import annotations
 import io
