@@ -141,9 +141,9 @@ class RecallRuns:
 
     seeds: tuple[int, ...]
     accuracy: np.ndarray      # (S,) test accuracy
-    losses: np.ndarray        # (S, steps) training loss of every step
+    losses: np.ndarray        # (S, steps) training loss of every step (NaN once a seed stopped)
     norms: np.ndarray         # (S, steps) global gradient norm of every step, before clipping
-    steps_run: np.ndarray     # (S,) steps each seed trained before it stopped (NaN after them)
+    steps_run: np.ndarray     # (S,) steps each seed trained before it stopped
 
 
 class _StackedRNN:
