@@ -179,3 +179,21 @@ def test_an_answer_that_calls_the_course_ctc_code_earns_nothing(capsys):
 
 def test_the_written_parts_count_is_the_first_check(capsys):
     assert ch06._count_alignments([1, 1, 2], 5) == 7 and ch06._count_alignments([1, 2], 1) == 0
+
+
+def test_the_chapters_answer_key_lists_exactly_the_alignments_of_a_a_b_in_five_steps():
+    import itertools
+    import json
+    import re
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks"
+                     / "06_deep_bidirectional.ipynb").read_text())
+    (key,) = ["".join(c["source"]) for c in nb["cells"]
+              if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "ex-ctc-moves-answer"]
+    listed = set(re.findall(r"(?<![∅ab])[∅ab]{5}(?![∅ab])", key))
+    truth = {"".join("∅ab"[k] for k in p) for p in itertools.product(range(3), repeat=5)
+             if collapse(list(p), 0) == [1, 1, 2]}
+    assert listed == truth
+    assert f"the count is {len(truth)}" in key
+    assert re.search(r"a∅ab \(4 steps\)", key) and ch06._count_alignments([1, 1, 2], 4) == 1
