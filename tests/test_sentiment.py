@@ -144,6 +144,33 @@ def test_a_resumed_run_takes_exactly_the_steps_of_an_unbroken_one(tmp_path):
         sentiment.train(cfg, data, tmp_path / "b.pt", max_steps=1, **quiet)
 
 
+def test_fused_adam_takes_the_default_adams_steps_up_to_rounding():
+    rng = fresh_rng()
+    data = tiny_data(rng)
+    seed = int(rng.integers(1000))
+    runs = {}
+    for fused in (False, True):
+        cfg = sentiment.TrainConfig(vocab_size=40, embed=4, hidden=3, batch=16, eval_every=5,
+                                    dropout=0.0, seed=seed, fused_adam=fused)
+        model, info = sentiment.train(cfg, data, max_steps=10, log=lambda s: None, device="cpu")
+        runs[fused] = model.state_dict()
+        assert info["config"]["fused_adam"] is fused
+    for k, w in runs[False].items():
+        torch.testing.assert_close(runs[True][k], w, atol=1e-5, rtol=1e-5)
+
+
+def test_the_bag_of_words_dual_solver_finds_the_primal_optimum():
+    from sklearn.linear_model import LogisticRegression
+    rng = fresh_rng()
+    docs = random_docs(rng, 60, 20)
+    labels = np.array([int(sum(w in ("w1", "w2", "w3") for w in d) > 1) for d in docs])
+    bow = sentiment.bag_of_words(docs, labels, C=4.0, min_df=1)
+    X = bow.tfidf.transform(docs)
+    assert X.shape[1] > X.shape[0] and bow.classifier.dual  # the case it is chosen for
+    primal = LogisticRegression(C=4.0, solver="liblinear", tol=1e-10, max_iter=10_000).fit(X, labels)
+    np.testing.assert_allclose(bow.predict_proba(docs), primal.predict_proba(X)[:, 1], atol=1e-3)
+
+
 def test_embeddings_from_pretrained_vectors_are_copied_row_by_row():
     from rnnbook.word2vec import Embeddings
     rng = fresh_rng()

@@ -31,7 +31,6 @@ and the small shipped file holding the half-precision weights of the best valida
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import math
@@ -50,7 +49,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
                          load_model_file, load_state, save_state, shipped_file)
-from .corpora import read_verified
+from .corpora import read_verified, review_split
 from .corpora import tokenize as _tokenize
 from .device import get_device, seed_everything
 
@@ -71,8 +70,8 @@ def tokenize(text: str) -> list[str]:
 
 def split_of(text: str) -> str:
     """'train', 'validation' or 'test' for a review, fixed by the sha256 of its text."""
-    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % 100
-    return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
+    # one rule for both chapters: chapter 8's corpus keeps only the 'train' reviews
+    return review_split(text)
 
 
 @dataclass
@@ -288,7 +287,8 @@ def bag_of_words(token_lists: Sequence[Sequence[str]], labels: np.ndarray, C: fl
 
     tfidf = NgramTfidf(min_df)
     X = tfidf.fit_transform(token_lists)
-    clf = LogisticRegression(C=C, max_iter=1000, solver="liblinear")
+    # the dual problem: same optimum, ~4x faster when n-grams outnumber reviews (they do)
+    clf = LogisticRegression(C=C, max_iter=1000, solver="liblinear", dual=X.shape[1] > X.shape[0])
     clf.fit(X, np.asarray(labels))
     return BagOfWords(tfidf, clf)
 
@@ -419,6 +419,9 @@ class TrainConfig:
     clip: float = 5.0
     eval_every: int = 200
     seed: int = 0
+    # torch's one-pass Adam kernel: equal to the default loop up to float rounding (not bit
+    # for bit, so the shipped runs keep the loop); chapter 11's RT runs take ~1/4 less time
+    fused_adam: bool = False
 
 
 def build_model(cfg: TrainConfig, train_tokens: Sequence[Sequence[str]]) -> tuple[SentimentRNN, float]:
@@ -461,7 +464,7 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
         cfg = TrainConfig(**blob["extra"]["config"])
     model, coverage = build_model(cfg, data["train"].tokens)
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=cfg.fused_adam or None)
     extra: dict[str, Any] = {"config": asdict(cfg), "epoch": 0, "pos": 0, "coverage": coverage,
                              "reviews_seen": 0, "cpu_s": 0.0, "train_log": [], "val_log": [],
                              "best": None}
@@ -591,7 +594,10 @@ def _main(argv: list[str] | None = None) -> None:
     t.add_argument("--max-steps", type=int, default=None)
     t.add_argument("--device", default=None)
     for f in TrainConfig.__dataclass_fields__.values():
-        t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+        if isinstance(f.default, bool):  # a flag: type=bool would read "False" as true
+            t.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
+        else:
+            t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     e = sub.add_parser("evaluate", help="validation and test accuracy of a model file (JSON)")
     e.add_argument("--model", default=str(PRETRAINED))
     e.add_argument("--source", default="imdb")

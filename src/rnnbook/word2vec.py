@@ -183,11 +183,13 @@ def read_analogies(path: str | None = None) -> list[tuple[str, list[tuple[str, s
 def analogy_accuracy(emb: Embeddings, restrict_vocab: int = 30_000, method: str = "add",
                      path: str | None = None, max_questions: int | None = None,
                      batch: int = 512) -> dict[str, float]:
-    """Accuracy on "a is to b as c is to d" questions, batched: argmax over x of b - a + c.
+    """Accuracy on "w1 is to w2 as w3 is to w4" questions, batched: is w4 = analogy(w2, w1, w3)?
 
-    Same rules as gensim's `evaluate_word_analogies`: only the first `restrict_vocab` words are
-    candidates, questions with a word outside them are skipped (coverage reports how many were
-    answered), and a, b, c are excluded. `max_questions` takes an evenly spaced subset.
+    In the file's order (a, b, c, d below) the answer maximises cos(x, b - a + c): the
+    `analogy(a, b, c) = a - b + c` of `Embeddings` called as analogy(b, a, c). Same rules as
+    gensim's `evaluate_word_analogies`: only the first `restrict_vocab` words are candidates,
+    questions with a word outside them are skipped (coverage reports how many were answered),
+    and the three given words are excluded. `max_questions` takes an evenly spaced subset.
     """
     words = emb.words[:restrict_vocab]
     index = {w: i for i, w in enumerate(words)}
