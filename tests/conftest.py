@@ -33,8 +33,12 @@ def trust_course_references(request):
 # executes notebooks, builds a book, trains, re-scores a shipped model or grades in subprocesses.
 # Whole modules are named by file, single tests by "file::function" (all their parameters).
 SLOW = {
-    "test_book.py", "test_student_edition.py",
-    "test_benchmarks.py::test_a_smoke_run_writes_every_number_chapter_8_reads",
+    "test_book.py", "test_student_edition.py", "test_benchmarks.py",
+    "test_corpora.py::test_the_corpus_holds_no_validation_or_test_review_of_chapter_11",
+    "test_ctc_strips.py::test_each_strip_is_made_of_images_from_its_own_pool_only",
+    "test_ctc_strips.py::test_train_all_keeps_the_six_at_equal_steps_and_stops_after_a_whole_round",
+    "test_grading.py::test_an_answer_calling_the_course_reference_scores_zero_in_the_clean_room",
+    "test_sentiment.py::test_the_split_is_by_review_fixed_and_balanced",
     "test_charlm.py::test_shipped_model_loads_and_predicts_shakespeare",
     "test_condlm.py::test_a_resumed_training_run_takes_exactly_the_steps_of_an_uninterrupted_one",
     "test_condlm.py::test_rotten_tomatoes_has_8530_balanced_sentences_and_a_disjoint_fixed_split",
