@@ -47,14 +47,14 @@ endif
 # reuse nbval's runs (see conftest.py), so each chapter is executed once; progress bars are off as
 # in the book build, whose strict mode would reject their stderr. Each run prints its slowest tests.
 JOBS ?= auto
-# loadgroup: tests sharing an expensive fixture stay together (tests/conftest.py), the rest spread;
-# a notebook's cells must run in order in one kernel, hence loadfile for nbval
-PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(JOBS) --dist loadgroup
+# loadfile: a module's tests run in one worker, so its module-scoped fixtures (a book build, the
+# student edition, a graded class) are made once, and a notebook's cells run in order in one kernel
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider -n $(JOBS) --dist loadfile
 TEST_ENV := RNNBOOK_SMOKE=1 RNNBOOK_PROGRESS=0 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 test: $(STAMP)
 	@export $(TEST_ENV) RNNBOOK_TEST_RUN=$$(date +%s%N)-$$$$; status=0; \
 	echo "== notebooks under nbval"; \
-	$(PYTEST) --dist loadfile --nbval-lax --nbval-current-env --durations=5 notebooks || status=$$?; \
+	$(PYTEST) --nbval-lax --nbval-current-env --durations=5 notebooks || status=$$?; \
 	echo "== tests"; \
 	$(PYTEST) --durations=10 --ignore=tests/browser tests || status=$$?; \
 	exit $$status

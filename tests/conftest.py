@@ -1,6 +1,4 @@
 """Fixtures shared by the test modules."""
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -78,7 +76,6 @@ SLOW = {
     "test_wordlm.py::test_shipped_model_meets_the_target_once_fully_trained",
     "test_wordlm.py::test_training_stopped_and_resumed_equals_an_uninterrupted_run",
 }
-_CHEAP_SHARED = {"one_torch_thread", "cpu_one_thread"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -87,13 +84,3 @@ def pytest_collection_modifyitems(config, items):
         file = item.path.name
         if file in SLOW or f"{file}::{getattr(item, 'originalname', item.name)}" in SLOW:
             item.add_marker(pytest.mark.slow)
-        # Under `pytest --dist loadgroup` (make test), the tests of one module that share an
-        # expensive module- or session-scoped fixture of that module stay on one worker, so the
-        # fixture is made once; the others are spread one by one.
-        info = getattr(item, "_fixtureinfo", None)
-        for name in getattr(info, "names_closure", ()):
-            defs = info.name2fixturedefs.get(name) or ()
-            if (name not in _CHEAP_SHARED and defs and defs[-1].scope in ("module", "session")
-                    and Path(str(defs[-1].baseid).split("::")[0] or ".").name.startswith("test_")):
-                item.add_marker(pytest.mark.xdist_group(file))
-                break
