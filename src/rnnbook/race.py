@@ -6,6 +6,8 @@ ids to (B, T, V) logits for each. `train_steps` trains any of them for a fixed n
 (never for a wall-clock budget, so that two runs print the same losses), recording the process
 CPU time of every evaluation for the learning curves. `window_nll` is the ruler: the mean
 negative log-likelihood in nats per token over fixed windows, each read from a fresh state.
+`sliding_nll` scores a whole text with a model that sees a bounded context (a Transformer):
+every token once, each with at least `context - stride` tokens before it.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from torch import nn
 from .charlm import CharLM
 
 __all__ = ["copying_accuracy", "fixed_windows", "logits_of", "random_windows", "selective_copying",
-           "train_steps", "window_nll"]
+           "sliding_nll", "train_steps", "window_nll"]
 
 
 def logits_of(model: nn.Module, ids: torch.Tensor) -> torch.Tensor:
@@ -63,6 +65,50 @@ def window_nll(model: nn.Module, windows: torch.Tensor, batch: int = 32) -> floa
                                  reduction="sum").item()
         count += w[:, 1:].numel()
     model.train(was_training)
+    return total / count
+
+
+def _window_starts(n: int, context: int, stride: int) -> list[int]:
+    """Starts of the windows of `context` + 1 ids that slide over n ids by `stride`, the last
+    one flush with the end."""
+    if n - 1 <= context:
+        return [0]
+    return list(range(0, n - 1 - context, stride)) + [n - 1 - context]
+
+
+@torch.no_grad()
+def sliding_nll(model: nn.Module, ids: torch.Tensor, context: int, stride: int,
+                batch: int = 16) -> float:
+    """Mean nats per token over a whole 1-D id sequence, read by windows of `context` inputs.
+
+    Every id after the first is predicted exactly once: in the first window with all the ids
+    before it, afterwards in a window that moved on by at most `stride`, so with at least
+    `context - stride` ids of context (the last window ends flush with the text). A smaller
+    stride gives more context per prediction and costs context / stride forward passes per id.
+    """
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be a 1-D sequence of at least 2 ids, got {tuple(ids.shape)}")
+    if not 1 <= stride <= context:
+        raise ValueError(f"need 1 <= stride <= context, got stride {stride}, context {context}")
+    starts = _window_starts(len(ids), context, stride)
+    length = min(context, len(ids) - 1)
+    # window i scores its targets after the last one that window i - 1 scored
+    ends = [s + length for s in starts]  # index in ids of each window's last target
+    fresh = [length] + [e - p for p, e in zip(ends, ends[1:])]
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(starts), batch):
+        s = torch.tensor(starts[i:i + batch])
+        w = ids[s[:, None] + torch.arange(length + 1)]
+        logits = logits_of(model, w[:, :-1])
+        nll = F.cross_entropy(logits.transpose(1, 2), w[:, 1:], reduction="none")  # (B, length)
+        k = torch.tensor(fresh[i:i + batch])
+        keep = torch.arange(length)[None, :] >= (length - k)[:, None]
+        total += nll[keep].sum().item()
+        count += int(keep.sum())
+    model.train(was_training)
+    assert count == len(ids) - 1, (count, len(ids))
     return total / count
 
 
