@@ -117,3 +117,83 @@ def test_checkers_never_print_the_reference_source(capsys):
     exercises.check_forward(forward_unscaled, seed=1)
     out = capsys.readouterr().out
     assert "def " not in out and "scan(" not in out
+
+
+# Issue 19: the written exercise's numeric check and the experiment, through the shared contract.
+from checker_contract import checker_contract  # noqa: E402
+
+
+def underflow_reference(startprob, transmat, emissionprob, obs):
+    alpha = startprob * emissionprob[:, obs[0]]
+    for t in range(len(obs)):
+        if t:
+            alpha = emissionprob[:, obs[t]] * (transmat.T @ alpha)   # another order of the products
+        if np.all(alpha == 0):
+            return t
+    return -1
+
+
+def underflow_of_the_sum(startprob, transmat, emissionprob, obs):
+    """Stops when the likelihood, not every alpha, drops below the smallest normal float."""
+    alpha = startprob * emissionprob[:, obs[0]]
+    for t in range(len(obs)):
+        if t:
+            alpha = (alpha @ transmat) * emissionprob[:, obs[t]]
+        if alpha.sum() < np.finfo(float).tiny:
+            return t
+    return -1
+
+
+def ar_order_reference(y, max_p, n_train):
+    train, held = [], []
+    targets = np.arange(max_p, n_train)
+    for p in range(1, max_p + 1):
+        X, target = ar.ar_design(y, p)
+        X_train, y_train = X[targets - p], target[targets - p]
+        X_test, y_test = X[n_train - p:], target[n_train - p:]
+        w = np.linalg.solve(X_train.T @ X_train, X_train.T @ y_train)
+        train.append(np.sqrt(np.mean((X_train @ w - y_train) ** 2)))
+        held.append(np.sqrt(np.mean((X_test @ w - y_test) ** 2)))
+    return np.array(train), np.array(held), int(np.argmin(held)) + 1
+
+
+def ar_order_own_targets(y, max_p, n_train):
+    """Each p fitted on its own longest training range: the curves no longer compare like with like."""
+    train, held = [], []
+    for p in range(1, max_p + 1):
+        X, target = ar.ar_design(y, p)
+        w = np.linalg.lstsq(X[:n_train - p], target[:n_train - p], rcond=None)[0]
+        train.append(np.sqrt(np.mean((X[:n_train - p] @ w - target[:n_train - p]) ** 2)))
+        held.append(np.sqrt(np.mean((X[n_train - p:] @ w - target[n_train - p:]) ** 2)))
+    return np.array(train), np.array(held), int(np.argmin(held)) + 1
+
+
+NEW_CHECKERS = {
+    "underflow_step": (exercises.check_underflow_step, underflow_reference, {
+        "the sum below the smallest normal": underflow_of_the_sum,
+        "one step late": lambda s, A, B, o: underflow_reference(s, A, B, o) + 3,
+        "never": lambda s, A, B, o: -1,
+        "a float array": lambda s, A, B, o: np.array([1.5]),
+    }),
+    "ar_order": (exercises.check_ar_order, ar_order_reference, {
+        "each p on its own range": ar_order_own_targets,
+        "best by training error": lambda y, m, n: (*ar_order_reference(y, m, n)[:2],
+                                                   int(np.argmin(ar_order_reference(y, m, n)[0])) + 1),
+        "p_best counted from 0": lambda y, m, n: (*ar_order_reference(y, m, n)[:2],
+                                                  ar_order_reference(y, m, n)[2] - 1),
+        "mean squared, not root": lambda y, m, n: (ar_order_reference(y, m, n)[0] ** 2,
+                                                   ar_order_reference(y, m, n)[1] ** 2,
+                                                   ar_order_reference(y, m, n)[2]),
+    }),
+}
+
+(test_new_references_earn_full_marks_on_fresh_inputs,
+ test_new_unattempted_exercises_score_zero_and_say_so,
+ test_new_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(NEW_CHECKERS)
+
+
+def test_the_training_error_of_nested_ar_fits_never_rises():
+    rng = np.random.default_rng(0)
+    y = np.cumsum(rng.normal(size=400)) * 0.1 + rng.normal(size=400)
+    train, _ = exercises.ch01._ar_curves(y, 8, 250)
+    assert np.all(np.diff(train) <= 1e-12)

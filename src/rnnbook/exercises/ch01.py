@@ -147,3 +147,111 @@ def check_maxplus_matmul(func: Callable, points: float = 1.0, seed: int | None =
         return compare_arrays(got, expected, what="(max, +) product")
 
     return run_checks("maxplus_matmul", func, cases, compare, points, seed)
+
+
+def _first_zero_row(start, A, B, obs) -> int:
+    """The checker's own unscaled forward pass: the first step whose alpha is all zeros, or -1."""
+    alpha = start * B[:, obs[0]]
+    for t in range(len(obs)):
+        if t:
+            alpha = (alpha @ A) * B[:, obs[t]]
+        if not alpha.any():
+            return t
+    return -1
+
+
+def _as_int(got) -> int | None:
+    try:
+        value = np.asarray(got)
+        if value.shape != () or value.dtype.kind not in "iu" and not float(value).is_integer():
+            return None
+        return int(value)
+    except Exception:  # noqa: BLE001 - a reader may return anything
+        return None
+
+
+def check_underflow_step(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(startprob, transmat, emissionprob, obs) -> int`: the first step (0-based) at
+    which the unscaled float64 forward variables are all exactly 0, or -1 if they never are."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(5):
+        K, M = int(rng.integers(2, 5)), int(rng.integers(3, 7))
+        T = 60 if i == 0 else 4000
+        start, A, B = _random_hmm(rng, K, M)
+        if i == 1:                          # sharper emissions: each step loses less probability
+            B = rng.dirichlet(np.full(M, 0.3), size=K)
+        obs = rng.integers(0, M, T)
+        what = f"K={K} states, M={M} symbols, T={T}" + (" (too short to underflow)" if i == 0 else "")
+        cases.append(Case((start, A, B, obs), _first_zero_row(start, A, B, obs), what))
+    _copy_args(cases)
+
+    def compare(got, expected):
+        value = _as_int(got)
+        if value is None:
+            return f"expected one integer (a step index or -1), got {type(got).__name__} {got!r:.60}"
+        if expected == -1:
+            return None if value == -1 else f"got {value}, but alpha never underflows on this sequence"
+        # a different order of the same products may round the last subnormal differently
+        if abs(value - expected) > 2:
+            return f"got step {value}, expected step {expected} (within 2 steps)"
+        return None
+
+    return run_checks("underflow_step", func, cases, compare, points, seed,
+                      forbid=("hmmlearn",))
+
+
+def _stable_ar(rng, q: int) -> np.ndarray:
+    """Coefficients of a stationary AR(q): a polynomial with real roots inside the unit circle."""
+    roots = rng.uniform(0.3, 0.9, q) * rng.choice([-1.0, 1.0], q)
+    return -np.poly(roots)[1:]
+
+
+def _ar_curves(y, max_p, n_train):
+    """The checker's own least-squares fits: training and held-out one-step RMSE for p = 1..max_p."""
+    T = len(y)
+    train_t, test_t = np.arange(max_p, n_train), np.arange(n_train, T)
+    rows = lambda ts, p: np.column_stack([np.ones(len(ts))] + [y[ts - k] for k in range(1, p + 1)])
+    train, held_out = [], []
+    for p in range(1, max_p + 1):
+        w = np.linalg.lstsq(rows(train_t, p), y[train_t], rcond=None)[0]
+        train.append(np.sqrt(np.mean((rows(train_t, p) @ w - y[train_t]) ** 2)))
+        held_out.append(np.sqrt(np.mean((rows(test_t, p) @ w - y[test_t]) ** 2)))
+    return np.array(train), np.array(held_out)
+
+
+def check_ar_order(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(y, max_p, n_train) -> (train_rmse, heldout_rmse, p_best)` on fresh AR series."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(4):
+        q, T = int(rng.integers(1, 5)), int(rng.integers(300, 700))
+        phi = _stable_ar(rng, q)
+        y = np.zeros(T + 100)
+        noise = rng.normal(0, 1, T + 100)
+        for t in range(q, T + 100):
+            y[t] = phi @ y[t - q:t][::-1] + noise[t]
+        y = (y[100:] + rng.normal(0, 5)).round(3)          # drop the warm-up; a non-zero mean
+        max_p, n_train = int(rng.integers(6, 11)), int(T * rng.uniform(0.5, 0.75))
+        train, held_out = _ar_curves(y, max_p, n_train)
+        expected = (train, held_out, int(np.argmin(held_out)) + 1)
+        cases.append(Case((y, max_p, n_train), expected,
+                          f"an AR({q}) series of T={T}, max_p={max_p}, n_train={n_train}"))
+    _copy_args(cases)
+
+    def compare(got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return f"expected a triple (train_rmse, heldout_rmse, p_best), got {type(got).__name__}"
+        for g, e, name in zip(got[:2], expected[:2], ("training RMSE curve", "held-out RMSE curve")):
+            problem = compare_arrays(g, e, what=name, rtol=1e-6, atol=1e-9)
+            if problem:
+                return problem
+        p_best = _as_int(got[2])
+        if p_best != expected[2]:
+            return f"p_best is {got[2]!r}, but your held-out curve is lowest at p = {expected[2]}"
+        return None
+
+    return run_checks("ar_order", func, cases, compare, points, seed,
+                      forbid=("statsmodels", "sklearn.linear_model"))
