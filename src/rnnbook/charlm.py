@@ -41,10 +41,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
-                         load_state, model_from_file, save_state, shipped_file, track_plateau)
+from .checkpoint import model_from_file, shipped_file
 from .data import batchify, bptt_batches
 from .device import get_device, seed_everything
+from .training import Run, command_of, common_flags, config_flags, config_from
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PRETRAINED = DATA_DIR / "charlm_shakespeare.pt"
@@ -290,29 +290,18 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
           device: str | torch.device | None = None, meta: dict[str, Any] | None = None,
           log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) until `minutes` of this call or `max_steps` in total; return the extra dict."""
-    if minutes is None and max_steps is None:
-        raise ValueError("give minutes or max_steps (or both) to say when to stop")
+    run = Run(state_path, out_path, minutes=minutes, max_steps=max_steps, resume=resume,
+              save_every_s=save_every_s, log=log)
     device = get_device(device) if not isinstance(device, torch.device) else device
-    chars = build_vocabulary(train_text)
-    check_state_path(state_path, resume)
-    if resume:
-        blob = torch.load(state_path, map_location="cpu", weights_only=False)
-        saved = blob["extra"]["config"]
-        if saved != asdict(cfg):
-            log(f"resuming with the stored configuration {saved} (command-line values ignored)")
-        cfg = TrainConfig(**saved)
-        chars = blob["extra"]["chars"]
+    cfg = run.stored_config(TrainConfig, cfg)
+    chars = run.stored["chars"] if run.stored else build_vocabulary(train_text)
     seed_everything(cfg.seed)
     model = CharLM(chars, cfg.hidden, cfg.layers, cfg.embed, cfg.dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    extra: dict[str, Any] = {"config": asdict(cfg), "chars": chars, "epoch": 0, "pos": 0,
-                             "hidden": None, "chars_seen": 0, "cpu_s": 0.0, "train_log": [],
-                             "val_log": [], "best_val": math.inf, "bad_evals": 0}
-    step, elapsed0 = 0, 0.0
-    if resume:
-        st = load_state(state_path, model, opt, map_location=device)
-        step, elapsed0, extra = st.step, st.elapsed_s, st.extra
-        log(f"resumed at step {step} (epoch {extra['epoch']}, {elapsed0 / 60:.1f} min so far)")
+    extra = run.begin(model, opt, {"config": asdict(cfg), "chars": chars, "epoch": 0, "pos": 0,
+                                   "hidden": None, "chars_seen": 0, "cpu_s": 0.0,
+                                   "train_log": [], "val_log": [], "best_val": math.inf,
+                                   "bad_evals": 0}, device)
     ids = model.encode(train_text).numpy()
     val_ids = model.encode(val_text)
     data = torch.as_tensor(_epoch_data(ids, cfg, extra["epoch"]))
@@ -320,70 +309,43 @@ def train(cfg: TrainConfig, train_text: str, val_text: str, state_path: str | Pa
     if extra["hidden"] is not None:
         state = tuple(t.to(device) for t in extra["hidden"])
 
-    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"])
-    elapsed, cpu = clock.elapsed, clock.cpu
-    timer = SaveTimer(save_every_s)
-    running, n_run = 0.0, 0
-
-    def save() -> None:
-        extra["cpu_s"] = cpu()
+    def pack() -> None:  # the hidden state carried across windows is part of the state
         extra["hidden"] = None if state is None else tuple(t.detach().cpu() for t in state)
-        save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
-        if out_path is not None:
-            # ship the weights of the best validation loss so far (the current ones before any)
-            ship, best_step = best_model(model, extra)
-            m = dict(meta or {})
-            m.update(step=step, epoch=extra["epoch"], chars_seen=extra["chars_seen"],
-                     train_minutes=round(elapsed() / 60, 2), cpu_minutes=round(cpu() / 60, 2),
-                     val_log=extra["val_log"], config=extra["config"],
-                     shipped_step=step if best_step is None else best_step)
-            export_model(out_path, ship, ship.config, m, half=True)
 
+    def ship() -> tuple[CharLM, dict[str, Any]]:
+        # ship the weights of the best validation loss so far (the current ones before any)
+        best, best_step = run.best()
+        return best, run.meta(meta, epoch=extra["epoch"], chars_seen=extra["chars_seen"],
+                              val_log=extra["val_log"], config=extra["config"],
+                              shipped_step=best_step)
+
+    run.pack, run.ship = pack, ship
     model.train()
-    with clock:
-        while (reason := clock.stop_reason(step)) is None:
-            if extra["pos"] >= data.shape[0] - 1:  # epoch done: new offset, fresh state
-                extra["epoch"] += 1
-                extra["pos"] = 0
-                data = torch.as_tensor(_epoch_data(ids, cfg, extra["epoch"]))
-                state = None
-            x, y = next(bptt_batches(data[extra["pos"]:].numpy(), cfg.seq_len))
-            x, y = torch.as_tensor(x).to(device), torch.as_tensor(y).to(device)
-            if state is not None:
-                state = tuple(t.detach() for t in state)
-            logits, state = model(x, state)
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            step += 1
-            extra["pos"] += x.shape[0]
-            extra["chars_seen"] += x.numel()
-            running += loss.item()
-            n_run += 1
-            if step % 100 == 0:
-                extra["train_log"].append({"step": step, "chars": extra["chars_seen"],
-                                           "wall_s": round(elapsed(), 1), "cpu_s": round(cpu(), 1),
-                                           "train": running / n_run})
-                running, n_run = 0.0, 0
-            if step % cfg.eval_every == 0:
-                v = stream_loss(model, val_ids)
-                lr = opt.param_groups[0]["lr"]
-                extra["val_log"].append({"step": step, "chars": extra["chars_seen"],
-                                         "wall_s": round(elapsed(), 1), "cpu_s": round(cpu(), 1),
-                                         "val": v, "lr": lr})
-                track_plateau(extra, model, opt, step, v, cfg.patience, cfg.min_lr)
-                tl = extra["train_log"][-1]["train"] if extra["train_log"] else float("nan")
-                log(f"step {step} epoch {extra['epoch']} {elapsed() / 60:.1f} min "
-                    f"(cpu {cpu() / 60:.1f} min) train {tl:.4f} val {v:.4f} nats/char "
-                    f"lr {lr:.2e}")
-            if timer.should_save():
-                save()
-        if clock.signalled:
-            log(reason)
-        save()  # not in a `finally`: a crash mid-step must not overwrite the last good state
-    log(f"saved state at step {step} ({elapsed() / 60:.1f} min in total) to {state_path}")
+    for step in run.steps():
+        if extra["pos"] >= data.shape[0] - 1:  # epoch done: new offset, fresh state
+            extra["epoch"] += 1
+            extra["pos"] = 0
+            data = torch.as_tensor(_epoch_data(ids, cfg, extra["epoch"]))
+            state = None
+        x, y = next(bptt_batches(data[extra["pos"]:].numpy(), cfg.seq_len))
+        x, y = torch.as_tensor(x).to(device), torch.as_tensor(y).to(device)
+        if state is not None:
+            state = tuple(t.detach() for t in state)
+        logits, state = model(x, state)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        opt.step()
+        extra["pos"] += x.shape[0]
+        extra["chars_seen"] += x.numel()
+        run.train_loss(loss.item(), 100, chars=extra["chars_seen"])
+        if step % cfg.eval_every == 0:
+            v = stream_loss(model, val_ids)
+            run.evaluated(v, patience=cfg.patience, min_lr=cfg.min_lr, chars=extra["chars_seen"])
+            log(f"step {step} epoch {extra['epoch']} {run.elapsed() / 60:.1f} min "
+                f"(cpu {run.cpu() / 60:.1f} min) train {run.last_train_loss():.4f} val {v:.4f} "
+                f"nats/char lr {extra['val_log'][-1]['lr']:.2e}")
     return extra
 
 
@@ -404,16 +366,7 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.charlm")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train (or resume) the Shakespeare character LSTM")
-    t.add_argument("--minutes", type=float, required=True, help="wall-clock minutes for this call")
-    t.add_argument("--out", required=True, help="small shipped file, rewritten at every save")
-    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
-    t.add_argument("--resume", action="store_true", help="continue from --state")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    t.add_argument("--save-every", type=float, default=300.0, help="seconds between saves")
-    t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--device", default=None, help="cpu, cuda, ... (default: $RNNBOOK_DEVICE)")
-    for f in TrainConfig.__dataclass_fields__.values():
-        t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    config_flags(common_flags(t), TrainConfig)
     e = sub.add_parser("evaluate", help="validation and test nats/char of a model file (JSON)")
     e.add_argument("--model", default=str(PRETRAINED))
     e.add_argument("--threads", type=int, default=1)
@@ -425,12 +378,11 @@ def _main(argv: list[str] | None = None) -> None:
         return
     from .text import shakespeare_plays, split_text
     plays = shakespeare_plays()
-    cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
-    meta = {"command": "python -m rnnbook.charlm " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "torch": str(torch.__version__), "threads": a.threads}
-    train(cfg, split_text("train", plays), split_text("validation", plays), a.state, a.out,
-          minutes=a.minutes, max_steps=a.max_steps, resume=a.resume, save_every_s=a.save_every,
-          device=a.device, meta=meta, log=lambda s: print(s, flush=True))
+    train(config_from(a, TrainConfig), split_text("train", plays), split_text("validation", plays),
+          a.state, a.out, minutes=a.minutes, max_steps=a.max_steps, resume=a.resume,
+          save_every_s=a.save_every, device=a.device,
+          meta={**command_of("charlm", argv), "threads": a.threads},
+          log=lambda s: print(s, flush=True))
 
 
 if __name__ == "__main__":

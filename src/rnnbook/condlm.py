@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
-                         load_state, model_from_file, save_state, shipped_file, track_plateau)
+from .checkpoint import model_from_file, shipped_file
 from .device import get_device, seed_everything
+from .training import Run, command_of, common_flags, config_flags, config_from
 from .packaged import package_file
 
 __all__ = ["ALPHABET", "BOS", "EOS", "CONDITIONS", "normalise", "rotten_tomatoes",
@@ -266,87 +266,50 @@ def train(cfg: TrainConfig, texts: list[str], labels: np.ndarray, val_texts: lis
           device: str | torch.device | None = None, meta: dict[str, Any] | None = None,
           log: Callable[[str], None] = print) -> tuple[CondCharLM, dict[str, Any]]:
     """Train (or resume) until `minutes` of this call or `max_steps` in total; return model, log."""
-    if minutes is None and max_steps is None:
-        raise ValueError("give minutes or max_steps (or both) to say when to stop")
     if len(texts) != len(labels):
         raise ValueError(f"texts ({len(texts)}) and labels ({len(labels)}) differ in length")
+    run = Run(state_path, out_path, minutes=minutes, max_steps=max_steps, resume=resume,
+              save_every_s=save_every_s, log=log)
     device = get_device(device) if not isinstance(device, torch.device) else device
-    if state_path is not None:
-        check_state_path(state_path, resume)
-    if resume:
-        blob = torch.load(state_path, map_location="cpu", weights_only=False)
-        cfg = TrainConfig(**blob["extra"]["config"])
+    cfg = run.stored_config(TrainConfig, cfg)
     seed_everything(cfg.seed)
     model = CondCharLM(cfg.hidden, cfg.embed, cfg.cond_embed, 2, cfg.layers, cfg.dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    extra: dict[str, Any] = {"config": asdict(cfg), "epoch": 0, "pos": 0, "cpu_s": 0.0,
-                             "train_log": [], "val_log": [], "best": None,
-                             "best_val": math.inf, "bad_evals": 0}
-    step, elapsed0 = 0, 0.0
-    if resume:
-        st = load_state(state_path, model, opt, map_location=device)
-        step, elapsed0, extra = st.step, st.elapsed_s, st.extra
-        log(f"resumed at step {step} (epoch {extra['epoch']}, {elapsed0 / 60:.1f} min so far)")
+    extra = run.begin(model, opt, {"config": asdict(cfg), "epoch": 0, "pos": 0, "cpu_s": 0.0,
+                                   "train_log": [], "val_log": [], "best": None,
+                                   "best_val": math.inf, "bad_evals": 0}, device)
     labels = np.asarray(labels, dtype=np.int64)
-    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"],
-                     handle_signals=state_path is not None)
-    elapsed, cpu = clock.elapsed, clock.cpu
-    timer = SaveTimer(save_every_s)
-    running, n_run = 0.0, 0
 
-    def save() -> None:
-        if state_path is None:
-            return
-        extra["cpu_s"] = cpu()
-        save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
-        if out_path is not None:
-            ship, best_step = best_model(model, extra)
-            m = dict(meta or {})
-            m.update(step=step, epoch=extra["epoch"], train_minutes=round(elapsed() / 60, 2),
-                     cpu_minutes=round(cpu() / 60, 2), val_log=extra["val_log"],
-                     config=extra["config"],
-                     shipped_step=step if best_step is None else best_step)
-            export_model(out_path, ship, ship.config, m, half=True)
+    def ship() -> tuple[CondCharLM, dict[str, Any]]:
+        best, best_step = run.best()
+        return best, run.meta(meta, epoch=extra["epoch"], val_log=extra["val_log"],
+                              config=extra["config"], shipped_step=best_step)
 
+    run.ship = ship
     order = _order(len(texts), cfg.seed, extra["epoch"])
     model.train()
-    with clock:
-        while (reason := clock.stop_reason(step)) is None:
-            if extra["pos"] >= len(texts):
-                extra["epoch"] += 1
-                extra["pos"] = 0
-                order = _order(len(texts), cfg.seed, extra["epoch"])
-            idx = order[extra["pos"]: extra["pos"] + cfg.batch]
-            x, y = model.batch([texts[i] for i in idx])
-            c = torch.as_tensor(labels[idx].copy(), device=device)
-            logits, _ = model(x.to(device), c)
-            loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            step += 1
-            extra["pos"] += len(idx)
-            running += loss.item()
-            n_run += 1
-            if step % 50 == 0:
-                extra["train_log"].append({"step": step, "wall_s": round(elapsed(), 1),
-                                           "train": running / n_run})
-                running, n_run = 0.0, 0
-            if step % cfg.eval_every == 0:
-                v = model.nll(val_texts, val_labels)
-                lr = opt.param_groups[0]["lr"]
-                extra["val_log"].append({"step": step, "epoch": extra["epoch"],
-                                         "wall_s": round(elapsed(), 1), "val": v, "lr": lr})
-                track_plateau(extra, model, opt, step, v, cfg.patience, cfg.min_lr)
-                tl = extra["train_log"][-1]["train"] if extra["train_log"] else float("nan")
-                log(f"step {step} epoch {extra['epoch']} {elapsed() / 60:.1f} min train "
-                    f"{tl:.4f} val {v:.4f} nats/symbol lr {lr:.1e}")
-            if timer.should_save():
-                save()
-        if clock.signalled:
-            log(reason)
-        save()
+    for step in run.steps():
+        if extra["pos"] >= len(texts):
+            extra["epoch"] += 1
+            extra["pos"] = 0
+            order = _order(len(texts), cfg.seed, extra["epoch"])
+        idx = order[extra["pos"]: extra["pos"] + cfg.batch]
+        x, y = model.batch([texts[i] for i in idx])
+        c = torch.as_tensor(labels[idx].copy(), device=device)
+        logits, _ = model(x.to(device), c)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        opt.step()
+        extra["pos"] += len(idx)
+        run.train_loss(loss.item(), 50)
+        if step % cfg.eval_every == 0:
+            v = model.nll(val_texts, val_labels)
+            run.evaluated(v, patience=cfg.patience, min_lr=cfg.min_lr, epoch=extra["epoch"])
+            log(f"step {step} epoch {extra['epoch']} {run.elapsed() / 60:.1f} min train "
+                f"{run.last_train_loss():.4f} val {v:.4f} nats/symbol "
+                f"lr {extra['val_log'][-1]['lr']:.1e}")
     model.eval()
     return model, extra
 
@@ -373,16 +336,7 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.condlm")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train (or resume) the label-conditioned character LSTM")
-    t.add_argument("--minutes", type=float, required=True)
-    t.add_argument("--out", required=True, help="small shipped file, rewritten at every save")
-    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--threads", type=int, default=1)
-    t.add_argument("--save-every", type=float, default=180.0)
-    t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--device", default=None)
-    for f in TrainConfig.__dataclass_fields__.values():
-        t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    config_flags(common_flags(t, save_every=180.0), TrainConfig)
     e = sub.add_parser("evaluate", help="test nats/symbol under each condition (JSON)")
     e.add_argument("--model", default=str(PRETRAINED))
     e.add_argument("--threads", type=int, default=1)
@@ -394,14 +348,11 @@ def _main(argv: list[str] | None = None) -> None:
         return
     texts, labels = rotten_tomatoes()
     sp = split_sentences(len(texts))
-    cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
-    meta = {"command": "python -m rnnbook.condlm " + " ".join(argv if argv is not None
-                                                               else sys.argv[1:]),
-            "torch": str(torch.__version__), "threads": a.threads}
-    train(cfg, [texts[i] for i in sp["train"]], labels[sp["train"]],
+    train(config_from(a, TrainConfig), [texts[i] for i in sp["train"]], labels[sp["train"]],
           [texts[i] for i in sp["validation"]], labels[sp["validation"]], a.state, a.out,
           minutes=a.minutes, max_steps=a.max_steps, resume=a.resume, save_every_s=a.save_every,
-          device=a.device, meta=meta, log=lambda s: print(s, flush=True))
+          device=a.device, meta={**command_of("condlm", argv), "threads": a.threads},
+          log=lambda s: print(s, flush=True))
 
 
 if __name__ == "__main__":

