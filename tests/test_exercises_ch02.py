@@ -62,3 +62,62 @@ def test_a_naive_softmax_gets_partial_credit_and_is_told_about_overflow(capsys):
         score = exercises.check_perplexity(naive_perplexity, seed=5)
     out = capsys.readouterr().out
     assert 0 < score < 1 and "overflows" in out
+
+
+# Issue 19: the written exercise's numeric check and the experiment.
+def costs_reference(D, H, V, T):
+    per_step = D * H + H * H + H * V
+    return per_step + H + V, T * per_step
+
+
+def memory_reference(W_xh, W_hh, xs, max_delay, washout):
+    H = len(W_xh)
+    states = np.zeros((len(xs), H))
+    h = np.zeros(H)
+    for t, x in enumerate(xs):
+        h = np.tanh(W_xh * x + W_hh @ h)
+        states[t] = h
+    S = np.hstack([states[washout:], np.ones((len(xs) - washout, 1))])
+    out = []
+    for d in range(max_delay + 1):
+        y = xs[washout - d:len(xs) - d]
+        w = np.linalg.solve(S.T @ S, S.T @ y)
+        out.append(1 - np.var(y - S @ w) / np.var(y))
+    return np.array(out)
+
+
+def memory_without_bias(W_xh, W_hh, xs, max_delay, washout):
+    H = len(W_xh)
+    states, h = [], np.zeros(H)
+    for x in xs:
+        h = np.tanh(W_xh * x + W_hh @ h)
+        states.append(h)
+    S = np.array(states)[washout:]
+    out = []
+    for d in range(max_delay + 1):
+        y = xs[washout - d:len(xs) - d]
+        r = y - S @ np.linalg.lstsq(S, y, rcond=None)[0]
+        out.append(1 - np.sum(r ** 2) / np.sum((y - y.mean()) ** 2))
+    return np.array(out)
+
+
+NEW_CHECKERS = {
+    "rnn_costs": (exercises.check_rnn_costs, costs_reference, {
+        "forgets the biases": lambda D, H, V, T: (costs_reference(D, H, V, T)[0] - H - V,
+                                                  costs_reference(D, H, V, T)[1]),
+        "parameters grow with T": lambda D, H, V, T: (T * costs_reference(D, H, V, 1)[0],
+                                                      costs_reference(D, H, V, T)[1]),
+        "one step of compute": lambda D, H, V, T: costs_reference(D, H, V, 1),
+        "no output layer": lambda D, H, V, T: (D * H + H * H + H, T * (D * H + H * H)),
+    }),
+    "memory_curve": (exercises.check_memory_curve, memory_reference, {
+        "no intercept in the read-out": memory_without_bias,
+        "delay off by one": lambda W_xh, W_hh, xs, m, w: memory_reference(W_xh, W_hh, np.roll(xs, 1), m, w),
+        "no washout": lambda W_xh, W_hh, xs, m, w: np.r_[memory_reference(W_xh, W_hh, xs, m, m)],
+        "correlation, not R^2": lambda *a: np.sqrt(np.clip(memory_reference(*a), 0, 1)),
+    }),
+}
+
+(test_new_references_earn_full_marks_on_fresh_inputs,
+ test_new_unattempted_exercises_score_zero_and_say_so,
+ test_new_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(NEW_CHECKERS)

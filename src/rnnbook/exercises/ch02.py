@@ -118,3 +118,89 @@ def check_greedy_generate(func: Callable, points: float = 1.0, seed: int | None 
         return compare_arrays(got, expected, what="generated sequence of indices", dtype_kind="iu")
 
     return run_checks("greedy_generate", func, cases, compare, points, seed)
+
+
+def _as_count(value) -> int | None:
+    try:
+        arr = np.asarray(value)
+        if arr.shape != () or arr.dtype.kind not in "iuf" or not float(arr).is_integer():
+            return None
+        return int(arr)
+    except Exception:  # noqa: BLE001 - a reader may return anything
+        return None
+
+
+def check_rnn_costs(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(D, H, V, T) -> (n_params, n_multiply_adds)` of a vanilla RNN with an output
+    layer at every step, run forward over T steps."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((1, 1, 1, 1), None, "D = H = V = T = 1")]
+    for i in range(5):
+        D, H, V = (int(rng.integers(1, 300)) for _ in range(3))
+        T = int(rng.integers(1, 500)) if i else 1
+        cases.append(Case((D, H, V, T), None, f"D={D}, H={H}, V={V}, T={T}"))
+    for case in cases:
+        D, H, V, T = case.args
+        weights = {"W_xh": H * D, "W_hh": H * H, "W_hy": V * H}
+        case.expected = (sum(weights.values()) + H + V, T * sum(weights.values()))
+
+    def compare(got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return f"expected a pair (n_params, n_multiply_adds), got {type(got).__name__}"
+        for g, e, name in zip(got, expected, ("n_params", "n_multiply_adds")):
+            value = _as_count(g)
+            if value is None:
+                return f"{name} should be a whole number, got {g!r:.60}"
+            if value != e:
+                return f"{name} is {value}, expected {e}"
+        return None
+
+    return run_checks("rnn_costs", func, cases, compare, points, seed)
+
+
+def _reservoir(rng: np.random.Generator, H: int, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    W_hh = rng.normal(size=(H, H))
+    W_hh *= radius / np.max(np.abs(np.linalg.eigvals(W_hh)))
+    return rng.normal(0, 0.5, H), W_hh
+
+
+def _memory_curve(W_xh, W_hh, xs, max_delay, washout):
+    """The checker's own run: R^2 of the best linear read-out of x_{t-d} from h_t, d = 0..max_delay."""
+    h, states = np.zeros(len(W_xh)), []
+    for x in xs:
+        h = np.tanh(W_xh * x + W_hh @ h)
+        states.append(h)
+    ts = np.arange(washout, len(xs))
+    design = np.column_stack([np.array(states)[ts], np.ones(len(ts))])
+    r2 = []
+    for d in range(max_delay + 1):
+        target = xs[ts - d]
+        fit = design @ np.linalg.lstsq(design, target, rcond=None)[0]
+        r2.append(1 - np.sum((target - fit) ** 2) / np.sum((target - target.mean()) ** 2))
+    return np.array(r2)
+
+
+def check_memory_curve(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(W_xh, W_hh, xs, max_delay, washout) -> r2` (max_delay + 1,) on fresh random
+    recurrent networks: how well a linear read-out of h_t recovers the input d steps back."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for radius in (0.5, 0.95, float(rng.uniform(0.3, 1.0)), float(rng.uniform(0.3, 1.0))):
+        H, T, max_delay = int(rng.integers(6, 25)), int(rng.integers(300, 700)), int(rng.integers(8, 20))
+        W_xh, W_hh = _reservoir(rng, H, radius)
+        xs = rng.uniform(-1, 1, T)
+        washout = max_delay + int(rng.integers(0, 30))
+        cases.append(Case((W_xh, W_hh, xs, max_delay, washout),
+                          _memory_curve(W_xh, W_hh, xs, max_delay, washout),
+                          f"H={H}, spectral radius {radius:.2f}, T={T}, max_delay={max_delay}, "
+                          f"washout={washout}"))
+    for case in cases:
+        case.args = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in case.args)
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="memory curve (R^2 per delay)", rtol=1e-6, atol=1e-6)
+
+    return run_checks("memory_curve", func, cases, compare, points, seed,
+                      forbid=("sklearn.linear_model",))
