@@ -62,6 +62,10 @@ _TAMPER_FILES = ("multiprocessing" + os.sep, "concurrent" + os.sep + "futures" +
                  os.sep + "subprocess.py", os.sep + "queue.py", os.sep + "threading.py",
                  os.sep + "socket.py", "asyncio" + os.sep)
 
+# Standard-library functions in those files that start nothing: numpy's random generators
+# (np.random.default_rng, RandomState) call threading.RLock from C code to make their lock.
+_HARMLESS_TAMPER = frozenset({"RLock"})
+
 _ALLOWED = "allowed"
 
 
@@ -98,7 +102,7 @@ class Policy:
         if filename.startswith(_PACKAGE_PREFIX):
             # importing a module of the package is not a shortcut; what its body calls is checked
             return None if code.co_name == "<module>" else ("forbidden", _label(code))
-        if any(part in filename for part in _TAMPER_FILES):
+        if any(part in filename for part in _TAMPER_FILES) and code.co_name not in _HARMLESS_TAMPER:
             return ("tamper", _label(code))
         return None
 
