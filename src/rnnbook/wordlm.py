@@ -229,9 +229,13 @@ def _export(model: WordLM, out: str, meta: dict) -> None:
 
 
 def train_cli(a: argparse.Namespace) -> None:
-    """Train (or resume) the small model; save state every few minutes and after each epoch."""
-    from .checkpoint import SaveTimer, load_state, save_state
+    """Train (or resume) the small model; save state every few minutes and after each epoch.
+
+    `--epochs` is part of the budget (like `--max-steps`): the learning-rate schedule depends on
+    the epoch only, so a run may be resumed with more epochs than it was started with.
+    """
     from .device import get_device, seed_everything
+    from .training import Run
 
     torch.set_num_threads(a.threads)
     cfg = dict(SMALL)
@@ -241,94 +245,82 @@ def train_cli(a: argparse.Namespace) -> None:
     vocab = build_vocab(data["train"])
     index = {w: i for i, w in enumerate(vocab)}
     ids = {k: np.array([index[w] for w in v], dtype=np.int64) for k, v in data.items()}
-    seed_everything(cfg["seed"])
-    model = WordLM(vocab, cfg["emb"], cfg["hidden"], cfg["layers"], 0.0, cfg["init"]).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"])
     if a.train_tokens:  # a short run for tests; the shipped model uses the whole stream
         ids["train"] = ids["train"][:a.train_tokens]
         ids["valid"] = ids["valid"][:a.train_tokens]
     train = batchify_ids(ids["train"], cfg["batch"]).to(device)
     n_batches = math.ceil((train.shape[0] - 1) / cfg["bptt"])
-    extra = dict(epoch=0, batch=0, state=None, valid_ppl=[], train_ppl=[], loss_sum=0.0,
-                 tokens=0, epoch_s=[], config=cfg)
-    elapsed0 = 0.0
+    # one step per batch: the state's step is epoch * n_batches + batch
+    steps = cfg["epochs"] * n_batches if a.max_steps is None else min(a.max_steps,
+                                                                      cfg["epochs"] * n_batches)
+    run = Run(a.state, a.out, minutes=a.minutes, max_steps=steps, resume=a.resume,
+              save_every_s=a.save_every, log=lambda s: print(s, flush=True))
+    seed_everything(cfg["seed"])
+    model = WordLM(vocab, cfg["emb"], cfg["hidden"], cfg["layers"], 0.0, cfg["init"]).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"])
+    extra = run.begin(model, opt, dict(epoch=0, batch=0, state=None, valid_ppl=[], train_ppl=[],
+                                       loss_sum=0.0, tokens=0, epoch_s=[], config=cfg), device)
     if a.resume:
-        st = load_state(a.state, model, opt, map_location=device)
-        extra, elapsed0 = st.extra, st.elapsed_s
-        print(f"resumed at epoch {extra['epoch'] + 1} batch {extra['batch']}/{n_batches} "
-              f"after {elapsed0:.0f}s; valid ppl so far {extra['valid_ppl']}", flush=True)
-    elif a.state and Path(a.state).exists():
-        raise SystemExit(f"{a.state} exists: pass --resume to continue it, or remove it")
-    t0 = time.monotonic()
-    timer = SaveTimer(a.save_every)
-    deadline = t0 + 60 * a.minutes if a.minutes else math.inf
+        print(f"resumed at epoch {extra['epoch'] + 1} batch {extra['batch']}/{n_batches}; "
+              f"valid ppl so far {extra['valid_ppl']}", flush=True)
+    state = None if extra["state"] is None else tuple(s.to(device) for s in extra["state"])
 
-    def elapsed() -> float:
-        return elapsed0 + time.monotonic() - t0
+    def pack() -> None:  # the hidden state carried across batches is part of the state
+        extra["state"] = None if state is None else tuple(h.detach().cpu() for h in state)
 
-    def meta() -> dict:
-        return dict(epochs_done=extra["epoch"], valid_ppl=extra["valid_ppl"],
+    def ship() -> tuple[WordLM, dict, dict]:
+        meta = dict(epochs_done=extra["epoch"], valid_ppl=extra["valid_ppl"],
                     train_ppl=extra["train_ppl"], epoch_s=extra["epoch_s"],
-                    train_s=round(elapsed(), 1), published=PUBLISHED, config=cfg,
+                    train_s=round(run.elapsed(), 1), published=PUBLISHED, config=cfg,
                     torch=str(torch.__version__), threads=a.threads, device=str(device))
+        return model, meta, dict(model.config, vocab=model.vocab)
 
-    def save() -> None:
-        if a.state:
-            save_state(a.state, model, opt, step=extra["epoch"] * n_batches + extra["batch"],
-                       elapsed_s=elapsed(), extra=extra)
-        _export(model, a.out, meta())
-        print(f"  saved: {extra['epoch']} epochs + {extra['batch']} batches done "
-              f"({elapsed():.0f}s)", flush=True)
-
-    while extra["epoch"] < cfg["epochs"]:
+    run.pack, run.ship = pack, ship
+    tb, b_start = time.monotonic(), extra["batch"]
+    model.train()
+    for _ in run.steps():
         lr = lr_for_epoch(extra["epoch"], cfg)
         for g in opt.param_groups:
             g["lr"] = lr
-        state = (tuple(s.to(device) for s in extra["state"]) if extra["state"] is not None
-                 else model.init_state(cfg["batch"], device))
-        model.train()
-        tb, b_start = time.monotonic(), extra["batch"]
-        while extra["batch"] < n_batches:
-            s = extra["batch"] * cfg["bptt"]
-            x = train[s:s + min(cfg["bptt"], train.shape[0] - 1 - s)]
-            y = train[s + 1:s + 1 + x.shape[0]]
-            state = tuple(h.detach() for h in state)
-            logits, state = model(x, state)
-            loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            # Summed over the time steps, averaged over the batch, as in the original code.
-            (loss * x.shape[0]).backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
-            opt.step()
-            extra["loss_sum"] += loss.item() * y.numel()
-            extra["tokens"] += y.numel()
-            extra["batch"] += 1
-            extra["state"] = tuple(h.detach().cpu() for h in state)
-            b = extra["batch"]
-            if b % a.log_every == 0:
-                now = time.monotonic()
-                rate = (now - tb) / max(1, b - b_start)  # over the last log interval
-                tb, b_start = now, b
-                print(f"epoch {extra['epoch'] + 1} batch {b}/{n_batches} lr {lr:g} train ppl "
-                      f"{math.exp(extra['loss_sum'] / extra['tokens']):.1f} "
-                      f"{rate * 1000:.0f} ms/batch", flush=True)
-            if timer.should_save() or time.monotonic() > deadline or (a.max_batches and
-                                                                     b >= a.max_batches):
-                save()
-                if time.monotonic() > deadline or (a.max_batches and b >= a.max_batches):
-                    print(f"stopping at epoch {extra['epoch'] + 1} batch {b}; resume with "
-                          "--resume", flush=True)
-                    return
-        vppl = math.exp(stream_nll(model, ids["valid"]) / (len(ids["valid"]) - 1))
-        extra["train_ppl"].append(math.exp(extra["loss_sum"] / extra["tokens"]))
-        extra["valid_ppl"].append(vppl)
-        extra["epoch_s"].append(round(elapsed(), 1))
-        print(f"epoch {extra['epoch'] + 1} done: lr {lr:g} train ppl {extra['train_ppl'][-1]:.2f} "
-              f"valid ppl {vppl:.2f} ({elapsed():.0f}s)", flush=True)
-        extra.update(epoch=extra["epoch"] + 1, batch=0, state=None, loss_sum=0.0, tokens=0)
-        save()
-        timer = SaveTimer(a.save_every)  # the next timed save counts from this one
-    print("training finished", flush=True)
+        if state is None:  # the start of an epoch: a fresh state
+            state = model.init_state(cfg["batch"], device)
+        s = extra["batch"] * cfg["bptt"]
+        x = train[s:s + min(cfg["bptt"], train.shape[0] - 1 - s)]
+        y = train[s + 1:s + 1 + x.shape[0]]
+        state = tuple(h.detach() for h in state)
+        logits, state = model(x, state)
+        loss = nn.functional.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        # Summed over the time steps, averaged over the batch, as in the original code.
+        (loss * x.shape[0]).backward()
+        nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+        opt.step()
+        extra["loss_sum"] += loss.item() * y.numel()
+        extra["tokens"] += y.numel()
+        extra["batch"] += 1
+        b = extra["batch"]
+        if b % a.log_every == 0:
+            now = time.monotonic()
+            rate = (now - tb) / max(1, b - b_start)  # over the last log interval
+            tb, b_start = now, b
+            print(f"epoch {extra['epoch'] + 1} batch {b}/{n_batches} lr {lr:g} train ppl "
+                  f"{math.exp(extra['loss_sum'] / extra['tokens']):.1f} "
+                  f"{rate * 1000:.0f} ms/batch", flush=True)
+        if b == n_batches:  # the end of an epoch: validation, then a save
+            vppl = math.exp(stream_nll(model, ids["valid"]) / (len(ids["valid"]) - 1))
+            model.train()
+            extra["train_ppl"].append(math.exp(extra["loss_sum"] / extra["tokens"]))
+            extra["valid_ppl"].append(vppl)
+            extra["epoch_s"].append(round(run.elapsed(), 1))
+            print(f"epoch {extra['epoch'] + 1} done: lr {lr:g} train ppl "
+                  f"{extra['train_ppl'][-1]:.2f} valid ppl {vppl:.2f} ({run.elapsed():.0f}s)",
+                  flush=True)
+            extra.update(epoch=extra["epoch"] + 1, batch=0, loss_sum=0.0, tokens=0)
+            state = None
+            tb, b_start = time.monotonic(), 0
+            run.save()
+    if extra["epoch"] >= cfg["epochs"]:
+        print("training finished", flush=True)
 
 
 def evaluate(model: WordLM, data: dict[str, list[str]] | None = None) -> dict[str, float]:
@@ -338,22 +330,18 @@ def evaluate(model: WordLM, data: dict[str, list[str]] | None = None) -> dict[st
 
 
 def _main(argv: list[str] | None = None) -> None:
+    from .training import common_flags
+
     p = argparse.ArgumentParser(prog="python -m rnnbook.wordlm")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train the small LSTM of Zaremba et al. (2014) on PTB")
-    t.add_argument("--out", required=True, help="shipped weights file (float16), e.g. "
-                   "data/wordlm_ptb_small.pt")
-    t.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
-    t.add_argument("--resume", action="store_true", help="continue from --state")
-    t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    t.add_argument("--minutes", type=float, default=None, help="stop (after saving) after M min")
+    common_flags(t, minutes_required=False, save_every=240.0, device="cpu")
     t.add_argument("--epochs", type=int, default=SMALL["epochs"])
-    t.add_argument("--save-every", type=float, default=240.0, help="seconds between saves")
     t.add_argument("--log-every", type=int, default=100)
-    t.add_argument("--max-batches", type=int, default=0, help="stop after this batch (timing)")
+    t.add_argument("--max-batches", dest="max_steps", type=int, default=None,
+                   help="the old name of --max-steps")
     t.add_argument("--train-tokens", type=int, default=0, help="use only the first N training "
                    "(and validation) tokens: for tests")
-    t.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     e = sub.add_parser("evaluate", help="validation and test perplexity of a model file")
     e.add_argument("--model", default=str(DEFAULT_MODEL))
     e.add_argument("--threads", type=int, default=1)
