@@ -83,6 +83,72 @@ def _reset_outside(x, h, W_ih, W_hh, b_ih, b_hh):
     return (1 - z) * np.tanh(x_n + hn) + z * h
 
 
+def lstm_step_backward(x, h, c, W_ih, W_hh, b, dh_new, dc_new, *, through_h=True, dsig=True, keep_f=True):
+    a_i, a_f, a_g, a_o = np.split(x @ W_ih.T + h @ W_hh.T + b, 4, axis=1)
+    i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
+    tanh_c = np.tanh(f * c + i * g)
+    dc_total = dc_new + (dh_new * o * (1 - tanh_c ** 2) if through_h else 0)
+    d = (lambda s: s * (1 - s)) if dsig else (lambda s: s)
+    da = np.concatenate([dc_total * g * d(i), dc_total * c * d(f), dc_total * i * (1 - g ** 2),
+                         dh_new * tanh_c * d(o)], axis=1)
+    dc = dc_total * f if keep_f else dc_total
+    return da @ W_ih, da @ W_hh, dc, da.T @ x, da.T @ h, da.sum(axis=0)
+
+
+def forget_bias_for_memory(T, keep):
+    p = keep ** (1 / T)
+    return np.log(p / (1 - p))
+
+
+def gradient_reach(T, target, seed, *, pick=None, state_bias=None, scale=1.0):
+    H, ratios, states = 16, [], []
+    for bias in ch05.REACH_BIASES:
+        torch.manual_seed(seed)
+        lstm = torch.nn.LSTM(1, H, dtype=torch.float64)
+        with torch.no_grad():
+            lstm.bias_ih_l0[H:2 * H] = bias if state_bias is None else state_bias
+            lstm.bias_hh_l0[H:2 * H] = 0.0
+        x = torch.randn(T, 256, 1, dtype=torch.float64, requires_grad=True)
+        grad, = torch.autograd.grad(lstm(x)[0][-1].sum(), x)
+        ratios.append(float(grad[0].norm() / grad[-1].norm()) * scale)
+        states.append(lstm.state_dict())
+    k = next(k for k, r in enumerate(ratios) if r >= target) if pick is None else pick
+    return ch05.REACH_BIASES[k], states[k], ratios
+
+
+CHECKERS.update({
+    "lstm_step_backward": (ch05.check_lstm_step_backward, lstm_step_backward, {
+        "no path from dh_new into the cell": lambda *a: lstm_step_backward(*a, through_h=False),
+        "sigmoid derivative taken as s": lambda *a: lstm_step_backward(*a, dsig=False),
+        "dc without the forget gate": lambda *a: lstm_step_backward(*a, keep_f=False),
+        "weight gradients transposed": lambda *a: tuple(g.T if k in (3, 4) else g
+                                                        for k, g in enumerate(lstm_step_backward(*a))),
+        "returns five gradients": lambda *a: lstm_step_backward(*a)[:5],
+    }),
+    "forget_bias_for_memory": (ch05.check_forget_bias_for_memory, forget_bias_for_memory, {
+        "ignores T": lambda T, keep: np.log(keep / (1 - keep)),
+        "keep to the power T": lambda T, keep: forget_bias_for_memory(1 / T, keep),
+        "returns the gate, not the bias": lambda T, keep: keep ** (1 / T),
+    }),
+    "gradient_reach": (ch05.check_gradient_reach, gradient_reach, {
+        "the largest bias": lambda T, t, s: gradient_reach(T, t, s, pick=len(ch05.REACH_BIASES) - 1),
+        "returns the model at bias 0": lambda T, t, s: gradient_reach(T, t, s, state_bias=0.0),
+        "ratios inflated tenfold": lambda T, t, s: gradient_reach(T, t, s, scale=10.0),
+        "one bias too low, own ratios fudged": lambda T, t, s: _one_too_low(T, t, s),
+    }),
+})
+
+
+def _one_too_low(T, target, seed):
+    bias, _, ratios = gradient_reach(T, target, seed)
+    k = max(ch05.REACH_BIASES.index(bias) - 1, 0)
+    _, state, _ = gradient_reach(T, target, seed, pick=k)
+    ratios = list(ratios)
+    ratios[k] = target
+    return ch05.REACH_BIASES[k], state, ratios
+
+
+
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)

@@ -128,3 +128,162 @@ def check_param_count(func: Callable, points: float = 1.0, seed: int | None = No
         return None
 
     return run_checks("param_count", func, cases, compare, points, seed)
+
+
+# --- issue 19: the LSTM step backward pass, the cell path's gradient, the forget-gate bias experiment
+
+_FORBID_AUTOGRAD = ("torch.autograd", "torch.func")
+_BACKWARD_NAMES = ("dx", "dh", "dc", "dW_ih", "dW_hh", "db")
+
+
+def _lstm_backward_reference(x, h, c, W_ih, W_hh, b, dh_new, dc_new):
+    """The checker's own gradients of sum(dh_new * h_new + dc_new * c_new), by torch autograd."""
+    leaves = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in (x, h, c, W_ih, W_hh, b)]
+    tx, th, tc, tW, tU, tb = leaves
+    i, f, g, o = torch.chunk(tx @ tW.T + th @ tU.T + tb, 4, dim=1)
+    c_new = torch.sigmoid(f) * tc + torch.sigmoid(i) * torch.tanh(g)
+    h_new = torch.sigmoid(o) * torch.tanh(c_new)
+    loss = (h_new * torch.from_numpy(dh_new)).sum() + (c_new * torch.from_numpy(dc_new)).sum()
+    return tuple(g.numpy() for g in torch.autograd.grad(loss, leaves))
+
+
+def check_lstm_step_backward(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(x, h, c, W_ih, W_hh, b, dh_new, dc_new) -> (dx, dh, dc, dW_ih, dW_hh, db)`."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    H = 2  # all weights zero, gates set by the bias: i = g = f = o = 1/2 at tanh(0) = 0 for g
+    cases.append(Case((np.ones((1, 1)), np.zeros((1, H)), np.array([[1.0, -2.0]]), np.zeros((4 * H, 1)),
+                       np.zeros((4 * H, H)), np.zeros(4 * H), np.array([[1.0, 0.0]]), np.array([[0.0, 1.0]])),
+                      None, "all weights and biases zero, one sequence, upstream gradients one-hot"))
+    for B, I, H, W_ih, W_hh in _sizes(rng, 3, 4):
+        cases.append(Case((rng.normal(size=(B, I)), rng.normal(size=(B, H)), rng.normal(size=(B, H)), W_ih,
+                           W_hh, rng.normal(size=4 * H), rng.normal(size=(B, H)), rng.normal(size=(B, H))),
+                          None, f"B={B}, input {I}, hidden {H}"))
+    B, I, H = 3, 2, 4  # a saturated forget gate: the cell path passes dc_new through unchanged
+    b = rng.normal(size=4 * H)
+    b[H:2 * H] = 40.0
+    cases.append(Case((rng.normal(size=(B, I)), rng.normal(size=(B, H)), rng.normal(size=(B, H)),
+                       rng.normal(size=(4 * H, I)) * 0.5, rng.normal(size=(4 * H, H)) * 0.5, b,
+                       np.zeros((B, H)), rng.normal(size=(B, H))), None,
+                      "a forget gate saturated open (bias 40) and dh_new = 0"))
+    B, I, H = int(rng.integers(2, 5)), int(rng.integers(1, 5)), int(rng.integers(2, 6))
+    cases.append(Case((rng.normal(size=(B, I)) * 3, rng.normal(size=(B, H)), rng.normal(size=(B, H)) * 3,
+                       rng.normal(size=(4 * H, I)), rng.normal(size=(4 * H, H)), rng.normal(size=4 * H) * 2,
+                       rng.normal(size=(B, H)), rng.normal(size=(B, H))), None,
+                      f"large inputs (saturating gates), B={B}, input {I}, hidden {H}"))
+    for case in cases:
+        case.expected = _lstm_backward_reference(*case.args)
+        case.args = tuple(np.array(a, copy=True) for a in case.args)
+
+    def compare(got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 6:
+            return f"expected a tuple of six gradients ({', '.join(_BACKWARD_NAMES)}), got {type(got).__name__}"
+        for g, e, name in zip(got, expected, _BACKWARD_NAMES):
+            problem = compare_arrays(g, e, what=f"gradient {name}", rtol=1e-7, atol=1e-10)
+            if problem:
+                return problem
+        return None
+
+    return run_checks("lstm_step_backward", func, cases, compare, points, seed, forbid=_FORBID_AUTOGRAD)
+
+
+def check_forget_bias_for_memory(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(T, keep) -> float`: the forget-gate bias whose cell path keeps `keep` over T steps."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    specs = [(1, 0.5, "one step, keep half")]
+    for _ in range(5):
+        specs.append((int(rng.integers(2, 200)), float(rng.uniform(0.01, 0.9)), "random T and share"))
+    cases = []
+    for T, keep, description in specs:
+        per_step = keep ** (1.0 / T)  # sigma(b)^T = keep
+        cases.append(Case((T, keep), float(np.log(per_step) - np.log1p(-per_step)),
+                          f"{description}: T={T}, keep={keep:.4g}"))
+
+    def compare(got, expected):
+        try:
+            value = float(got.item() if hasattr(got, "item") else got)
+        except (TypeError, ValueError):
+            return f"expected a number, got {type(got).__name__}"
+        if not np.isfinite(value) or not np.isclose(value, expected, rtol=1e-6, atol=1e-9):
+            return f"got {value!r}, expected {expected!r}"
+        return None
+
+    return run_checks("forget_bias_for_memory", func, cases, compare, points, seed)
+
+
+REACH_BIASES = tuple(float(b) for b in np.arange(0.0, 6.01, 0.5))  # the grid the experiment scans
+_REACH_HIDDEN = 16
+
+
+def _reach(state: dict, T: int, seed: int, forget_bias: float | None = None) -> float:
+    """The checker's own measurement: ||d sum(h_T)/d x_1|| / ||d sum(h_T)/d x_T|| over 256 fresh
+    sequences, for the LSTM in `state` (its forget-gate biases set to `forget_bias` if given)."""
+    lstm = torch.nn.LSTM(1, _REACH_HIDDEN, dtype=torch.float64)
+    lstm.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in state.items()})
+    if forget_bias is not None:
+        with torch.no_grad():
+            lstm.bias_ih_l0[_REACH_HIDDEN:2 * _REACH_HIDDEN] = forget_bias
+            lstm.bias_hh_l0[_REACH_HIDDEN:2 * _REACH_HIDDEN] = 0.0
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(T, 256, 1, dtype=torch.float64, generator=gen, requires_grad=True)
+    grad, = torch.autograd.grad(lstm(x)[0][-1].sum(), x)
+    return float(grad[0].norm() / grad[-1].norm())
+
+
+def check_gradient_reach(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(T, target, seed) -> (bias, state_dict, ratios)`, the forget-bias experiment.
+
+    `ratios` are the student's measured ||dh_T/dx_1|| / ||dh_T/dx_T|| for REACH_BIASES, `bias` the
+    smallest of them whose ratio reaches `target`, `state_dict` the LSTM measured at that bias.
+    The checker re-measures the returned LSTM on fresh sequences, at `bias` and half a unit below.
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(2):
+        T, target = int(rng.integers(30, 61)), float(10 ** rng.uniform(-3, -1))
+        run_seed, check_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
+        cases.append(Case((T, target, run_seed), (T, target, check_seed),
+                          f"T={T}, target ratio {target:.3g}, seed {run_seed}"))
+
+    def compare(got, expected):
+        T, target, check_seed = expected
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return f"expected a tuple (bias, state_dict, ratios), got {type(got).__name__}"
+        bias, state, ratios = got
+        try:
+            bias, ratios = float(bias), [float(r) for r in ratios]
+        except (TypeError, ValueError):
+            return "bias must be a number and ratios a list of numbers"
+        if len(ratios) != len(REACH_BIASES):
+            return f"expected {len(REACH_BIASES)} ratios (one per bias 0, 0.5, ..., 6), got {len(ratios)}"
+        on_grid = [k for k, b in enumerate(REACH_BIASES) if abs(b - bias) < 1e-9]
+        if not on_grid:
+            return f"the bias {bias!r} is not one of the grid's values 0, 0.5, ..., 6"
+        k, bias = on_grid[0], REACH_BIASES[on_grid[0]]
+        if ratios[k] < target or any(r >= target for r in ratios[:k]):
+            return f"your own ratios say that {bias:g} is not the smallest bias reaching the target"
+        if not isinstance(state, dict) or "bias_ih_l0" not in state:
+            return "the state_dict is not an nn.LSTM's state_dict (lstm.state_dict())"
+        forget = (torch.as_tensor(state["bias_ih_l0"]) + torch.as_tensor(state["bias_hh_l0"])
+                  )[_REACH_HIDDEN:2 * _REACH_HIDDEN]
+        if forget.shape != (_REACH_HIDDEN,) or not torch.allclose(forget.double(), torch.full_like(
+                forget.double(), bias), atol=1e-9):
+            return f"the returned LSTM's forget-gate biases are not all {bias:g}"
+        at = _reach(state, T, check_seed)
+        if not (at / 1.25 <= ratios[k] <= at * 1.25):
+            return (f"the ratio you measured at bias {bias:g} ({ratios[k]:.3g}) is not what the "
+                    f"returned LSTM gives on fresh sequences ({at:.3g})")
+        if at < target / 1.25:
+            return f"on fresh sequences the returned LSTM's ratio is {at:.3g}, below the target"
+        if k > 0:
+            below = _reach(state, T, check_seed, forget_bias=bias - 0.5)
+            if below >= target * 1.25:
+                return (f"with the forget bias at {bias - 0.5:g} the same LSTM already reaches the "
+                        f"target on fresh sequences (ratio {below:.3g})")
+        return None
+
+    return run_checks("gradient_reach", func, cases, compare, points, seed,
+                      allow=("torch.nn.LSTM", "torch.lstm"))
