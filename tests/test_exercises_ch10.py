@@ -26,7 +26,83 @@ def ref_bleu(hyp, ref, max_n):
     return 100 * np.exp(log_p + bp)
 
 
+def ngrams(words, n):
+    return Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+
+
+def ref_corpus_bleu(hyps, refs, max_n, clip="max", ref_len="closest", brevity=True, average=False):
+    if average:
+        return float(np.mean([ref_corpus_bleu([h], [r], max_n) for h, r in zip(hyps, refs)]))
+    matches, totals = np.zeros(max_n), np.zeros(max_n)
+    c = r = 0
+    for hyp, rs in zip(hyps, refs):
+        for n in range(1, max_n + 1):
+            h = ngrams(hyp, n)
+            if clip == "max":
+                most = Counter()
+                for ref in rs:
+                    most |= ngrams(ref, n)
+            else:
+                most = ngrams(rs[0], n)
+            matches[n - 1] += sum(min(k, most[g]) for g, k in h.items())
+            totals[n - 1] += sum(h.values())
+        c += len(hyp)
+        lens = [len(x) for x in rs]
+        r += (min(lens, key=lambda x: (abs(x - len(hyp)), x)) if ref_len == "closest" else
+              max(lens))
+    log_p = np.mean(np.log(matches / totals))
+    bp = min(0.0, 1 - r / c) if brevity else 0.0
+    return 100 * np.exp(log_p + bp)
+
+
+def ref_coverage(scores, lam, sign=1.0, jacobian=True, wrt_weights=False):
+    a = np.exp(scores - scores.max(1, keepdims=True))
+    a /= a.sum(1, keepdims=True)
+    cover = a.sum(0)
+    g = -2 * lam * (1 - cover) * sign          # d penalty / d alpha_ti, the same for every t
+    d = a * (g - (a * g).sum(1, keepdims=True)) if jacobian else a * g
+    if wrt_weights:  # stops one step short, at the attention weights
+        d = np.broadcast_to(g, scores.shape).copy()
+    return lam * ((1 - cover) ** 2).sum(), d
+
+
+def ref_blind_spots(objects, captions, refs_for_one=0, colour_step=1):
+    import sacrebleu
+
+    order = ["red", "green", "blue", "yellow"]
+    opposite = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+    out = {"converse": [], "colour": [], "relation": [], "swap": []}
+    for ((c1, s1), (c2, s2), rel), caps in zip(objects, captions):
+        out["converse"].append(caps[1])
+        out["colour"].append(f"a {order[(order.index(c1) + colour_step) % 4]} {s1} {rel} a {c2} {s2}")
+        out["relation"].append(f"a {c1} {s1} {opposite[rel]} a {c2} {s2}")
+        out["swap"].append(f"a {c2} {s2} {rel} a {c1} {s1}")
+    one = [[c[refs_for_one] for c in captions]]
+    both = [[c[0] for c in captions], [c[1] for c in captions]]
+    return {k: (sacrebleu.corpus_bleu(h, one, tokenize="none").score,
+                sacrebleu.corpus_bleu(h, both, tokenize="none").score) for k, h in out.items()}
+
+
 CHECKERS = {
+    "corpus_bleu": (exercises.check_corpus_bleu, ref_corpus_bleu, {
+        "mean of sentence scores": lambda h, r, n: ref_corpus_bleu(h, r, n, average=True),
+        "clips by the first reference only": lambda h, r, n: ref_corpus_bleu(h, r, n, clip="first"),
+        "longest reference length": lambda h, r, n: ref_corpus_bleu(h, r, n, ref_len="longest"),
+        "no brevity penalty": lambda h, r, n: ref_corpus_bleu(h, r, n, brevity=False),
+        "0-1 scale": lambda h, r, n: ref_corpus_bleu(h, r, n) / 100,
+    }),
+    "coverage_penalty": (exercises.check_coverage_penalty, ref_coverage, {
+        "gradient with the wrong sign": lambda e, lam: ref_coverage(e, lam, sign=-1.0),
+        "softmax Jacobian's diagonal only": lambda e, lam: ref_coverage(e, lam, jacobian=False),
+        "gradient with respect to the weights": lambda e, lam: ref_coverage(e, lam, wrt_weights=True),
+        "penalty only": lambda e, lam: ref_coverage(e, lam)[0],
+    }),
+    "bleu_blind_spots": (exercises.check_bleu_blind_spots, ref_blind_spots, {
+        "the converse as the one reference": lambda o, c: ref_blind_spots(o, c, refs_for_one=1),
+        "swap that also flips the relation": lambda o, c: dict(
+            ref_blind_spots(o, c), swap=ref_blind_spots(o, c)["converse"]),
+        "a list": lambda o, c: list(ref_blind_spots(o, c).values()),
+    }),
     "add_coordinates": (exercises.check_add_coordinates, ref_coordinates, {
         "x before y": lambda im: ref_coordinates(im)[:, list(range(im.shape[1])) + [-1, -2]],
         "coordinates from 0 to 1": lambda im: np.concatenate(
