@@ -83,3 +83,66 @@ def test_forgetting_to_restore_x_is_named(capsys):
 def test_cutting_the_recurrence_passes_only_the_single_step_case(capsys):
     score = exercises.check_rnn_backward(backward_without_time, points=5)
     assert score.passed == 1 and "gradient W_" in capsys.readouterr().out
+
+
+# Issue 19: the written exercise's numeric check and the experiment.
+def reach_reference(n_steps, k, lag):
+    full, rest = divmod(n_steps, k)
+    return full * max(0, k - lag) + max(0, rest - lag)
+
+
+def sweep_reference(loss, grad, theta, epsilons, one_sided=False):
+    exact = grad(theta)
+    errors = []
+    for eps in epsilons:
+        numeric = np.zeros_like(theta)
+        for i in range(theta.size):
+            saved = theta[i]
+            theta[i] = saved + eps
+            up = loss(theta)
+            theta[i] = saved if one_sided else saved - eps
+            down = loss(theta)
+            theta[i] = saved
+            numeric[i] = (up - down) / (eps if one_sided else 2 * eps)
+        errors.append(np.linalg.norm(numeric - exact) / (np.linalg.norm(numeric) + np.linalg.norm(exact)))
+    errors = np.array(errors)
+    keep = epsilons >= 1e-3
+    slope = np.polyfit(np.log10(epsilons[keep]), np.log10(errors[keep]), 1)[0]
+    return errors, float(epsilons[np.argmin(errors)]), float(slope)
+
+
+def sweep_absolute(loss, grad, theta, epsilons):
+    errors, _, _ = sweep_reference(loss, grad, theta, epsilons)
+    scale = np.linalg.norm(grad(theta)) * 2
+    errors = errors * scale
+    keep = epsilons >= 1e-3
+    return errors, float(epsilons[np.argmin(errors)]), float(
+        np.polyfit(np.log10(epsilons[keep]), np.log10(errors[keep]), 1)[0])
+
+
+NEW_CHECKERS = {
+    "tbptt_reach": (exercises.check_tbptt_reach, reach_reference, {
+        "ignores the windows": lambda n, k, lag: max(0, n - lag),
+        "strict inequality": lambda n, k, lag: sum(1 for t in range(n) if t % k > lag),
+        "only full windows": lambda n, k, lag: (n // k) * max(0, k - lag),
+        "a fraction, not a count": lambda n, k, lag: reach_reference(n, k, lag) / max(n, 1) + 0.5,
+    }),
+    "gradient_sweep": (exercises.check_gradient_sweep, sweep_reference, {
+        "one-sided differences": lambda l, g, th, e: sweep_reference(l, g, th, e, one_sided=True),
+        "absolute, not relative, error": sweep_absolute,
+        "the largest epsilon as the best": lambda l, g, th, e: (sweep_reference(l, g, th, e)[0], float(e[0]),
+                                                                sweep_reference(l, g, th, e)[2]),
+        "the slope over every epsilon": lambda l, g, th, e: (*sweep_reference(l, g, th, e)[:2], float(
+            np.polyfit(np.log10(e), np.log10(sweep_reference(l, g, th, e)[0]), 1)[0])),
+    }),
+}
+
+(test_new_references_earn_full_marks_on_fresh_inputs,
+ test_new_unattempted_exercises_score_zero_and_say_so,
+ test_new_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(NEW_CHECKERS)
+
+
+def test_the_chapters_echo_stream_reaches_its_sources_only_beyond_the_lag():
+    # chapter 3's table: 4000 steps, lag 4: none in-window for k <= 4, 20 % at k = 5
+    from rnnbook.exercises import ch03
+    assert [ch03._in_window_count(4000, k, 4) for k in (2, 4, 5, 16)] == [0, 0, 800, 3000]

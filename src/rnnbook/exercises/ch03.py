@@ -130,3 +130,124 @@ def check_tbptt_windows(func: Callable, points: float = 1.0, seed: int | None = 
         return None
 
     return run_checks("tbptt_windows", func, cases, compare, points, seed)
+
+
+def _in_window_count(n_steps: int, k: int, lag: int) -> int:
+    """The checker's own count, by brute force over the windows [0, k), [k, 2k), ..."""
+    return sum(1 for t in range(n_steps) if t - lag >= (t // k) * k)
+
+
+def _as_int(value) -> int | None:
+    try:
+        arr = np.asarray(value)
+        if arr.shape != () or arr.dtype.kind not in "iuf" or not float(arr).is_integer():
+            return None
+        return int(arr)
+    except Exception:  # noqa: BLE001 - a reader may return anything
+        return None
+
+
+def check_tbptt_reach(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(n_steps, k, lag) -> int`: how many steps t of a stream cut into windows of k
+    have their source, the input at t - lag, inside their own window."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    triples = [(12, 4, 2), (10, 3, 3)]
+    for _ in range(6):
+        k = int(rng.integers(1, 40))
+        triples.append((int(rng.integers(0, 2000)), k, int(rng.integers(0, k + 5))))
+    cases = [Case(args, _in_window_count(*args), "n_steps={}, k={}, lag={}".format(*args))
+             for args in triples]
+
+    def compare(got, expected):
+        value = _as_int(got)
+        if value is None:
+            return f"expected one whole number, got {type(got).__name__} {got!r:.60}"
+        return None if value == expected else f"got {value}, expected {expected}"
+
+    return run_checks("tbptt_reach", func, cases, compare, points, seed)
+
+
+def _sweep(loss, grad, theta, epsilons):
+    """The checker's own sweep: relative error of central differences for each epsilon."""
+    exact, errors = grad(theta), []
+    for eps in epsilons:
+        numeric = np.empty_like(theta)
+        for i in range(len(theta)):
+            step = np.zeros_like(theta)
+            step[i] = eps
+            numeric[i] = (loss(theta + step) - loss(theta - step)) / (2 * eps)
+        errors.append(np.linalg.norm(numeric - exact) / (np.linalg.norm(numeric) + np.linalg.norm(exact)))
+    return np.array(errors)
+
+
+def _slope(epsilons, errors, lo=1e-3):
+    keep = epsilons >= lo
+    return float(np.polyfit(np.log10(epsilons[keep]), np.log10(errors[keep]), 1)[0])
+
+
+def _rnn_loss_and_grad(rng):
+    """A random small RNN's loss as a function of its W_hh, flattened: (loss, grad, theta)."""
+    V, H, T = int(rng.integers(3, 6)), int(rng.integers(3, 6)), int(rng.integers(4, 9))
+    model = _scratch.VanillaRNN(V, H, seed=int(rng.integers(2 ** 31)))
+    p = {name: rng.normal(0, 0.5, value.shape) for name, value in model.params.items()}
+    inputs, targets, h0 = rng.integers(0, V, T), rng.integers(0, V, T), rng.normal(0, 0.5, H)
+
+    def loss(vector):             # the summed cross-entropy, as VanillaRNN.loss, without its checks
+        W_hh, h, total = np.asarray(vector, dtype=float).reshape(H, H), h0, 0.0
+        for x, y in zip(inputs, targets):
+            h = np.tanh(p["W_xh"][:, x] + W_hh @ h + p["b_h"])
+            o = p["W_hy"] @ h + p["b_y"]
+            total += np.log(np.sum(np.exp(o - o.max()))) + o.max() - o[y]
+        return float(total)
+
+    def grad(vector):
+        model.params = dict(p, W_hh=np.asarray(vector, dtype=float).reshape(H, H))
+        return model.loss_and_grads(inputs, targets, h0)[1]["W_hh"].ravel()
+
+    return loss, grad, p["W_hh"].ravel().copy(), f"V={V}, H={H}, T={T}: the gradient of W_hh ({H * H} entries)"
+
+
+def check_gradient_sweep(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(loss, grad, theta, epsilons) -> (rel_errors, best_eps, slope)`: a gradient
+    check of central differences against the exact gradient, for every epsilon."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    epsilons = 10.0 ** -np.arange(1, 11)
+    cases = []
+    for _ in range(3):
+        loss, grad, theta, what = _rnn_loss_and_grad(rng)
+        errors = _sweep(loss, grad, theta.copy(), epsilons)
+        cases.append(Case((loss, grad, theta.copy(), epsilons.copy()), (errors, theta.copy()), what))
+
+    def compare(got, expected):
+        errors, theta = expected
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return f"expected a triple (rel_errors, best_eps, slope), got {type(got).__name__}"
+        try:
+            mine = np.asarray(got[0], dtype=float)
+            best, slope = float(got[1]), float(got[2])
+        except Exception:  # noqa: BLE001 - a reader may return anything
+            return "rel_errors must be an array, best_eps and slope numbers"
+        if mine.shape != errors.shape:
+            return f"rel_errors has shape {mine.shape}, expected {errors.shape} (one per epsilon)"
+        large = epsilons >= 1e-3        # where truncation error dominates: the same for everyone
+        problem = compare_arrays(mine[large], errors[large], what="relative error for epsilon >= 1e-3",
+                                 rtol=0.05, atol=0.0)
+        if problem:
+            return problem
+        # where rounding dominates, another order of the same operations gives other noise
+        ratio = mine[~large] / np.maximum(errors[~large], 1e-300)
+        if not np.all(np.isfinite(ratio)) or np.any(ratio > 20) or np.any(ratio < 1 / 20):
+            i = int(np.argmax(~np.isfinite(ratio) | (ratio > 20) | (ratio < 1 / 20)))
+            return (f"the relative error at epsilon = {epsilons[~large][i]:.0e} is {mine[~large][i]:.3g}, "
+                    f"far from what central differences give there")
+        if not np.isclose(best, epsilons[int(np.argmin(mine))], rtol=1e-9):
+            return f"best_eps is {best:.3g}, but your errors are smallest at {epsilons[int(np.argmin(mine))]:.0e}"
+        if abs(slope - _slope(epsilons, mine)) > 0.05:
+            return (f"slope is {slope:.3g}, but a straight-line fit of log10(error) against "
+                    f"log10(epsilon) for epsilon >= 1e-3 gives {_slope(epsilons, mine):.3g}")
+        return None
+
+    return run_checks("gradient_sweep", func, cases, compare, points, seed,
+                      forbid=("torch.autograd",))
