@@ -61,6 +61,43 @@ CHECKERS = {
     }),
 }
 
+
+def linear_rule(means, variances):
+    return means / variances, -0.5 * (means ** 2 / variances).sum(axis=1)
+
+
+def prefix_accuracy(X, labels, log_start, log_transmat, means, variances, prefixes):
+    C = len(log_start)
+    scores = np.empty((X.shape[0], C, X.shape[1]))
+    for c in range(C):
+        log_b = norm.logpdf(X[:, :, None, :], means[c], np.sqrt(variances[c])).sum(axis=-1)
+        alpha = log_start[c] + log_b[:, 0]
+        scores[:, c, 0] = logsumexp(alpha, axis=1)
+        for t in range(1, X.shape[1]):
+            alpha = logsumexp(alpha[:, :, None] + log_transmat[c], axis=1) + log_b[:, t]
+            scores[:, c, t] = logsumexp(alpha, axis=1)
+    acc = (scores.argmax(axis=1)[:, np.asarray(prefixes) - 1] == labels[:, None]).mean(axis=0)
+    reached = [int(t) for t, a in zip(prefixes, acc) if a >= 0.9]
+    return {"accuracy": acc, "earliest": reached[0] if reached else None}
+
+
+CHECKERS["linear_rule"] = (exercises.check_linear_rule, linear_rule, {
+    "forgets the variance": lambda m, v: linear_rule(m, np.ones_like(v)),
+    "no length term": lambda m, v: (linear_rule(m, v)[0], 0 * linear_rule(m, v)[1]),
+    "sign of beta": lambda m, v: (linear_rule(m, v)[0], -linear_rule(m, v)[1]),
+    "standard deviation for variance": lambda m, v: linear_rule(m, np.sqrt(v)),
+})
+CHECKERS["prefix_accuracy"] = (exercises.check_prefix_accuracy, prefix_accuracy, {
+    "emissions only (no transitions)": lambda X, y, s, A, m, v, p: prefix_accuracy(
+        X, y, s, np.log(np.full_like(A, 1.0 / A.shape[-1])), m, v, p),
+    "off by one frame": lambda X, y, s, A, m, v, p: prefix_accuracy(X, y, s, A, m, v, np.maximum(np.asarray(p) - 1, 1)),
+    "earliest is the first above 0.8": lambda *a: dict(prefix_accuracy(*a), earliest=next(
+        (int(t) for t, q in zip(a[-1], prefix_accuracy(*a)["accuracy"]) if q >= 0.8), None)),
+    "whole utterances only": lambda *a: dict(prefix_accuracy(*a), accuracy=np.full(
+        len(a[-1]), prefix_accuracy(*a)["accuracy"][-1])),
+})
+
+
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS, repeats=5)
