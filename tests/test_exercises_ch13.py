@@ -57,6 +57,42 @@ CHECKERS = {
     }),
 }
 
+
+def entropy_slope(logits, temperature):
+    p = ref_temperature(np.asarray(logits, dtype=float), temperature)
+    return p @ (logits - p @ logits) ** 2 / temperature ** 3
+
+
+def temperature_sweep(logits, temperatures, uniforms, tempered=True):
+    samples = np.zeros(uniforms.shape, dtype=np.int64)
+    for k, t in enumerate(temperatures):
+        probs = np.stack([ref_temperature(row, t if tempered else 1.0) for row in logits])
+        prev = 0
+        for i, u in enumerate(uniforms[k]):
+            prev = min(int((np.cumsum(probs[prev]) <= u).sum()), len(probs) - 1)
+            samples[k, i] = prev
+    rates = (samples[:, 1:] == samples[:, :-1]).mean(axis=1)
+    below = [float(t) for t, r in zip(temperatures, rates) if r < 0.5]
+    return {"samples": samples, "repeat_rate": rates, "stops_repeating": below[0] if below else None}
+
+
+CHECKERS["entropy_slope"] = (exercises.check_entropy_slope, entropy_slope, {
+    "entropy instead of its slope": lambda z, t: float(-(ref_temperature(z, t) * np.log(ref_temperature(z, t))).sum()),
+    "T squared": lambda z, t: entropy_slope(z, t) * t,
+    "sign flipped": lambda z, t: -entropy_slope(z, t),
+    "variance only": lambda z, t: entropy_slope(z, t) * t ** 3,
+})
+CHECKERS["temperature_sweep"] = (exercises.check_temperature_sweep, temperature_sweep, {
+    "ignores the temperature": lambda z, ts, u: temperature_sweep(z, ts, u, tempered=False),
+    "repeat rate counts distinct tokens": lambda z, ts, u: dict(
+        temperature_sweep(z, ts, u), repeat_rate=np.array([1 - len(set(r)) / len(r) for r in
+                                                          temperature_sweep(z, ts, u)["samples"]])),
+    "highest temperature that still repeats": lambda z, ts, u: dict(
+        temperature_sweep(z, ts, u), stops_repeating=float(ts[-1])),
+    "starts from the last token": lambda z, ts, u: temperature_sweep(z[::-1, ::-1], ts, u),
+})
+
+
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)

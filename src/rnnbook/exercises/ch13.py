@@ -9,7 +9,7 @@ import torch
 from .. import condlm as _condlm
 from .. import music as _music
 from ._guard import SOFTMAX_FUNCTIONS
-from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+from ._core import Case, Score, _to_array, compare_arrays, fresh_seed, run_checks
 
 
 def _random_melody(rng: np.random.Generator, n: int) -> list[str]:
@@ -109,3 +109,101 @@ def check_condition_inputs(func: Callable, points: float = 1.0, seed: int | None
         return compare_arrays(got, expected, what="joined inputs", rtol=1e-12)
 
     return run_checks("condition_inputs", func, cases, compare, points, seed)
+
+
+def _entropy_slope(logits, t):
+    z = np.asarray(logits, dtype=np.float64)
+    p = np.exp((z - z.max()) / t)
+    p /= p.sum()
+    mean = p @ z
+    return float(p @ (z - mean) ** 2) / t ** 3
+
+
+def check_entropy_slope(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(logits (V,), temperature) -> float`: dH/dT of softmax(logits / T) at T."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.zeros(4), 1.0), None, "four equal logits: the entropy is log 4 at every T"),
+             Case((np.array([0.0, 1.0]), 1.0), None, "two logits 0 and 1 at T = 1")]
+    for _ in range(5):
+        logits = rng.normal(0, float(rng.uniform(0.5, 20)), size=int(rng.integers(2, 30)))
+        cases.append(Case((logits, float(rng.uniform(0.3, 4.0))), None,
+                          f"{logits.size} logits (spread {logits.std():.1f})"))
+    for case in cases:
+        case.expected = np.array(_entropy_slope(*case.args))
+        case.args = (case.args[0].copy(), case.args[1])
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="slope dH/dT", rtol=1e-6, atol=1e-10)
+
+    return run_checks("entropy_slope", func, cases, compare, points, seed,
+                      forbid=SOFTMAX_FUNCTIONS + ("torch.autograd",))
+
+
+def _tempered(logits, t):
+    z = logits / t
+    p = np.exp(z - z.max(axis=-1, keepdims=True))
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def _sweep(logits, temperatures, uniforms):
+    """(K, L) samples: step i at temperature k is the first token whose cumulative tempered
+    probability after the previous token (token 0 before the first step) exceeds uniforms[k, i]."""
+    samples = np.zeros(uniforms.shape, dtype=np.int64)
+    for k, t in enumerate(temperatures):
+        cum = np.cumsum(_tempered(logits, t), axis=1)
+        prev = 0
+        for i, u in enumerate(uniforms[k]):
+            prev = min(int(np.searchsorted(cum[prev], u, side="right")), len(cum) - 1)
+            samples[k, i] = prev
+    return samples
+
+
+def check_temperature_sweep(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(logits (V, V), temperatures (K,), uniforms (K, L))` -> {"samples",
+    "repeat_rate", "stops_repeating"}: one sampled sequence per temperature from the chain whose
+    next-token distribution after token i is softmax(logits[i] / T), starting after token 0,
+    drawn by the inverse CDF from the given uniform numbers.
+
+    Checked: the samples are the chain's, the repeat rates are measured from them, and
+    `stops_repeating` is the lowest temperature whose repeat rate is below 0.5 (None if none).
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    temperatures = np.array([0.25, 0.5, 1.0, 2.0, 4.0])
+    cases = []
+    for k in range(2):
+        V = int(rng.integers(5, 8))
+        logits = rng.normal(size=(V, V)) + 2.5 * np.eye(V)  # sticky, as melodies repeat notes
+        uniforms = rng.random((len(temperatures), 1000))
+        cases.append(Case((logits, temperatures.copy(), uniforms),
+                          _sweep(logits, temperatures, uniforms),
+                          f"chain {k + 1}: {V} tokens, 1,000 steps per temperature"))
+    for case in cases:
+        case.args = tuple(a.copy() for a in case.args)
+
+    def compare(got, expected):
+        if not isinstance(got, dict) or not {"samples", "repeat_rate", "stops_repeating"} <= set(got):
+            return "expected a dict with keys 'samples', 'repeat_rate' and 'stops_repeating'"
+        problem = compare_arrays(got["samples"], expected, what="samples", rtol=0, atol=0,
+                                 dtype_kind="iu")
+        if problem:
+            return problem
+        rates = (expected[:, 1:] == expected[:, :-1]).mean(axis=1)
+        problem = compare_arrays(got["repeat_rate"], rates, what="repeat rate (measured again "
+                                 "from the samples)", rtol=0, atol=1e-9)
+        if problem:
+            return problem
+        below = np.flatnonzero(rates < 0.5)
+        truth = float(temperatures[below[0]]) if below.size else None
+        claimed = got["stops_repeating"]
+        try:
+            same = claimed is None and truth is None or np.isclose(float(claimed), truth)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            return (f"'stops_repeating' is {claimed!r}, but that is not the lowest temperature "
+                    "whose measured repeat rate is below 0.5")
+        return None
+
+    return run_checks("temperature_sweep", func, cases, compare, points, seed)
