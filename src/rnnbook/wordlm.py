@@ -239,7 +239,7 @@ def train_cli(a: argparse.Namespace) -> None:
 
     torch.set_num_threads(a.threads)
     cfg = dict(SMALL)
-    cfg.update(epochs=a.epochs)
+    cfg.update(epochs=a.epochs, seed=a.seed)
     device = get_device(a.device)
     data = load_ptb()
     vocab = build_vocab(data["train"])
@@ -335,7 +335,7 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.wordlm")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train the small LSTM of Zaremba et al. (2014) on PTB")
-    common_flags(t, minutes_required=False, save_every=240.0, device="cpu")
+    common_flags(t, minutes_required=False, save_every=240.0, device="cpu", seed=SMALL["seed"])
     t.add_argument("--epochs", type=int, default=SMALL["epochs"])
     t.add_argument("--log-every", type=int, default=100)
     t.add_argument("--max-batches", dest="max_steps", type=int, default=None,
