@@ -1,5 +1,6 @@
 """Chapter 14 checkers: full marks for the reference, feedback (never a crash) for wrong answers."""
 import math
+import time
 
 import torch
 import torch.nn.functional as F
@@ -81,6 +82,38 @@ CHECKERS = {
         "a applied after b": lambda a, b: ref_doubling(a, a * b),
     }),
 }
+
+
+def ref_scan_race(a, b, lengths, repeats, unit=1.0):
+    def loop(a, b):
+        h, out = torch.zeros_like(b[0]), []
+        for t in range(len(a)):
+            h = a[t] * h + b[t]
+            out.append(h)
+        return torch.stack(out)
+
+    def best(fn, *args):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - start)
+        return min(times) * unit
+
+    loop_s = [best(loop, a[:T], b[:T]) for T in lengths]
+    scan_s = [best(ref_doubling, a[:T], b[:T]) for T in lengths]
+    faster = [T for T, lo, sc in zip(lengths, loop_s, scan_s) if sc < lo]
+    return {"loop_s": loop_s, "scan_s": scan_s, "crossover": faster[0] if faster else None,
+            "states": ref_doubling(a, b)}
+
+
+CHECKERS["scan_race"] = (exercises.check_scan_race, ref_scan_race, {
+    "times in milliseconds": lambda *a: ref_scan_race(*a, unit=1000.0),
+    "crossover is the longest length": lambda *a: dict(ref_scan_race(*a), crossover=a[2][-1]),
+    "states of the loop without a": lambda a, b, n, r: dict(ref_scan_race(a, b, n, r), states=torch.cumsum(b, 0)),
+    "times swapped": lambda *a: (lambda o: dict(o, loop_s=o["scan_s"], scan_s=o["loop_s"]))(ref_scan_race(*a)),
+})
+
 
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,

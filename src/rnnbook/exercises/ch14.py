@@ -9,7 +9,7 @@ import torch
 from .. import attention as _attention
 from .. import linear_attention as _linear
 from .. import scan as _scan
-from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+from ._core import Case, Score, _to_array, compare_arrays, fresh_seed, run_checks
 
 _FORBID_ATTENTION = ("torch.nn.functional.scaled_dot_product_attention",
                      "torch.nn.MultiheadAttention")
@@ -177,3 +177,76 @@ def check_doubling_scan(func: Callable, points: float = 1.0, seed: int | None = 
         return compare_arrays(got, expected, what="states", rtol=1e-7, atol=1e-9)
 
     return run_checks("doubling_scan", func, cases, compare, points, seed)
+
+
+def _loop_states(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """h_t = a_t h_{t-1} + b_t from zero, one step at a time: the checker's own loop."""
+    h, out = torch.zeros_like(b[0]), []
+    for t in range(len(a)):
+        h = a[t] * h + b[t]
+        out.append(h)
+    return torch.stack(out)
+
+
+def _best_time(fn: Callable, repeats: int) -> float:
+    import time
+
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def check_scan_race(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(a, b, lengths, repeats)` -> {"loop_s", "scan_s", "crossover", "states"}.
+
+    The reader times a step-by-step loop and a whole-tensor scan of h_t = a_t h_{t-1} + b_t on
+    the first T rows of a, b (T, C) for each T in `lengths` (best of `repeats`), and returns both
+    times, the shortest T at which the scan is faster (None if never), and the scan's states on
+    all of a, b. Checked: the states, the crossover against the reported times, the scan faster
+    at the longest T, and the loop's time at the longest T against the checker's own timing
+    (within a factor of 8, so a busy machine does not fail an honest answer).
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    lengths = [2, 8, 32, 128, 512, 2048]
+    a = torch.from_numpy(rng.uniform(0.5, 1.0, size=(lengths[-1], 8)))
+    b = _tensor(rng, lengths[-1], 8)
+    cases = [Case((a.clone(), b.clone(), list(lengths), 3), None, "T from 2 to 2,048, 8 channels")]
+
+    def compare(got, expected):
+        if not isinstance(got, dict) or not {"loop_s", "scan_s", "crossover", "states"} <= set(got):
+            return "expected a dict with keys 'loop_s', 'scan_s', 'crossover' and 'states'"
+        problem = compare_arrays(got["states"], _loop_states(a, b).numpy(), what="scan's states",
+                                 rtol=1e-7, atol=1e-9)
+        if problem:
+            return problem
+        try:
+            loop_s = _to_array(got["loop_s"]).astype(np.float64).reshape(-1)
+            scan_s = _to_array(got["scan_s"]).astype(np.float64).reshape(-1)
+        except Exception as exc:  # noqa: BLE001 - a reader may return anything
+            return f"the times could not be read as arrays ({type(exc).__name__})"
+        if loop_s.shape != (len(lengths),) or scan_s.shape != (len(lengths),):
+            return f"'loop_s' and 'scan_s' need one time per length ({len(lengths)})"
+        if not (np.isfinite(loop_s).all() and np.isfinite(scan_s).all()
+                and (loop_s > 0).all() and (scan_s > 0).all()):
+            return "every time must be a positive number of seconds"
+        faster = [T for T, lo, sc in zip(lengths, loop_s, scan_s) if sc < lo]
+        truth = faster[0] if faster else None
+        claimed = got["crossover"]
+        if claimed != truth and not (claimed is not None and truth is not None
+                                     and np.isclose(float(claimed), truth)):
+            return (f"'crossover' is {claimed!r}, but by the reported times the scan is first "
+                    f"faster at T = {truth}")
+        if scan_s[-1] >= loop_s[-1]:
+            return (f"at T = {lengths[-1]} the scan took {scan_s[-1]:.3g} s, the loop {loop_s[-1]:.3g} s: "
+                    "a scan with whole-tensor rounds should win there")
+        reference = _best_time(lambda: _loop_states(a, b), 2)
+        if not reference / 8 <= loop_s[-1] <= reference * 8:
+            return (f"the loop's time at T = {lengths[-1]} is {loop_s[-1]:.3g} s, but timed again it "
+                    f"takes about {reference:.3g} s: are the times in seconds, best of `repeats`?")
+        return None
+
+    return run_checks("scan_race", func, cases, compare, points, seed)
