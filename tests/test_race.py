@@ -40,3 +40,25 @@ def test_sliding_nll_rejects_a_stride_longer_than_the_context():
     model = TransformerLM(7, dim=16, layers=1, heads=2, max_len=32)
     with pytest.raises(ValueError, match="stride"):
         race.sliding_nll(model, torch.zeros(20, dtype=torch.long), 4, 5)
+
+
+def test_a_missing_shipped_newcomer_says_how_to_train_it(tmp_path):
+    from rnnbook import newcomers
+
+    with pytest.raises(FileNotFoundError, match="python -m rnnbook.newcomers train"):
+        newcomers.load_pretrained("transformer", "cpu", tmp_path / "none.pt")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        newcomers.load_pretrained("lstm")
+
+
+def test_a_newcomer_file_loads_back_with_its_log_and_scores_as_the_live_model(tmp_path):
+    from rnnbook import newcomers
+    from rnnbook.checkpoint import export_model
+
+    torch.manual_seed(0)
+    model = TransformerLM(9, dim=16, layers=1, heads=2, max_len=12).eval()
+    export_model(tmp_path / "tf.pt", model, model.config, {"step": 7, "val_log": []})
+    back = newcomers.load_pretrained("transformer", "cpu", tmp_path / "tf.pt")
+    ids = torch.randint(0, 9, (50,))
+    assert back.meta["step"] == 7 and newcomers.context_of(back) == 12
+    assert newcomers.evaluate(back, ids) == pytest.approx(race.sliding_nll(model, ids, 12, 6), abs=1e-6)

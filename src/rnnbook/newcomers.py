@@ -11,7 +11,11 @@ validation weights. A run stopped and resumed takes exactly the steps of one tha
 (pinned in tests/test_newcomers.py). Each batch is `batch` random windows of `seq_len` + 1
 characters, read from a fresh state, as chapter 14's race reads them.
 
-No model trained by this script ships yet: the chapter shows only its live runs.
+`python -m rnnbook.newcomers evaluate --model FILE` scores a shipped file on the full validation
+and test plays with `rnnbook.race.sliding_nll` (windows of the model's context sliding by half
+of it, so every character is predicted once with at least half a context before it), the
+numbers of the model cards. `load_pretrained(kind)` loads a shipped file (see
+data/newcomers_card.md).
 """
 from __future__ import annotations
 
@@ -26,12 +30,16 @@ import torch
 from torch import nn
 
 from . import race
+from .checkpoint import load_model_file, model_from_file, shipped_file
 from .device import get_device, seed_everything
 from .lru import RecurrentLM
+from .packaged import DATA_DIR
 from .training import Run, common_flags, config_flags, config_from
 from .transformer import TransformerLM
 
 MODELS = ("transformer", "selective")
+PRETRAINED = {"transformer": DATA_DIR / "newcomers_transformer.pt",
+              "selective": DATA_DIR / "newcomers_selective.pt"}
 
 
 @dataclass
@@ -121,8 +129,33 @@ def train(cfg: TrainConfig, train_ids: torch.Tensor, val_ids: torch.Tensor, char
     return extra
 
 
+def load_pretrained(kind: str = "transformer", device: str | torch.device | None = None,
+                    path: str | Path | None = None) -> nn.Module:
+    """A shipped newcomer (`kind` transformer or selective), in evaluation mode, with its `meta`."""
+    if kind not in MODELS:
+        raise ValueError(f"kind must be one of {MODELS}, got {kind!r}")
+    path = shipped_file(path if path is not None else PRETRAINED[kind], "newcomers",
+                        "newcomers_card.md")
+    cls = TransformerLM if kind == "transformer" else RecurrentLM
+    model = model_from_file(cls, path, device)
+    model.meta = load_model_file(path)[2]  # training log, steps and CPU minutes (the card's)
+    return model
+
+
+def context_of(model: nn.Module) -> int:
+    """The longest window a model is scored with: a Transformer's max_len, else 256."""
+    return int(getattr(model, "config", {}).get("max_len", 256))
+
+
+def evaluate(model: nn.Module, ids: torch.Tensor, context: int | None = None,
+             stride: int | None = None) -> float:
+    """Nats per character of `model` over all of `ids` by sliding windows (the cards' number)."""
+    context = context or context_of(model)
+    return race.sliding_nll(model, ids, context, stride or context // 2)
+
+
 def _main(argv: list[str] | None = None) -> None:
-    """Command line: `train` (see the module docstring)."""
+    """Command line: `train` and `evaluate` (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m rnnbook.newcomers",
                                      description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,12 +164,24 @@ def _main(argv: list[str] | None = None) -> None:
     rename = {"state": "state-size"}
     config_flags(common_flags(p, minutes_required=False, out_required=False, device="auto"),
                  TrainConfig, rename=rename)
+    e = sub.add_parser("evaluate", help="score a shipped file on the validation and test plays")
+    e.add_argument("--model", required=True, help="a file written by `train --out`")
+    e.add_argument("--kind", choices=MODELS, default="transformer")
+    e.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from .charlm import load_pretrained
+    from .charlm import load_pretrained as load_lstm
     from .text import shakespeare_plays, split_text
     plays = shakespeare_plays()
-    lm = load_pretrained("cpu")  # chapter 7's vocabulary and its checked encoder
+    lm = load_lstm("cpu")  # chapter 7's vocabulary and its checked encoder
+    if args.command == "evaluate":
+        model = load_pretrained(args.kind, "cpu", args.model)
+        for split in ("validation", "test"):
+            ids = lm.encode(split_text(split, plays))
+            print(f"{split}: {len(ids) - 1:,} characters scored, "
+                  f"{evaluate(model, ids):.4f} nats/char (context {context_of(model)}, "
+                  f"stride {context_of(model) // 2})")
+        return
     train(config_from(args, TrainConfig, rename=rename), lm.encode(split_text("train", plays)),
           lm.encode(split_text("validation", plays)), lm.chars, args.state, args.out,
           args.minutes, args.max_steps, args.resume, save_every_s=args.save_every,
