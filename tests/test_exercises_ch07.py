@@ -110,6 +110,86 @@ def drops_short_last_window(ids, b, t):
     return [(x, y) for x, y in ch07.stream_batches(ids, b, t) if len(x) == t]
 
 
+def kn_raw_lower_orders(text, order, d, contexts):
+    """Every order from raw counts: no continuation counts below the top."""
+    alphabet = sorted(set(text))
+    out = []
+    for context in contexts:
+        p = np.array([text.count(w) for w in alphabet], dtype=float)
+        p /= p.sum()
+        for k in range(2, order + 1):
+            h = context[len(context) - (k - 1):]
+            c = np.array([sum(text.startswith(h + w, i) for i in range(len(text)))
+                          for w in alphabet], dtype=float)
+            if c.sum():
+                p = (np.maximum(c - d, 0) + d * (c > 0).sum() * p) / c.sum()
+        out.append(p)
+    return np.array(out)
+
+
+def kn_uniform_floor(text, order, d, contexts):
+    """Mixes in the uniform distribution: still sums to one, but is not Kneser-Ney."""
+    return 0.5 * ch07._kn_distributions(text, order, d, contexts) + 0.5 / len(set(text))
+
+
+def kn_backoff_only(text, order, d, contexts):
+    """Uses the highest order seen, without interpolating the lower ones in."""
+    tables = ch07._kn_tables(text, order)
+    alphabet = sorted(set(text))
+    out = []
+    for context in contexts:
+        p = None
+        for k in range(order, 0, -1):
+            h = context[len(context) - (k - 1):] if k > 1 else ""
+            c = np.array([tables[k - 1].get(h + w, 0) for w in alphabet], dtype=float)
+            if c.sum():
+                p = c / c.sum()
+                break
+        out.append(p)
+    return np.array(out)
+
+
+def kn_top_context_only_first_chars(text, order, d, contexts):
+    """Reads the context's first order-1 characters instead of its last."""
+    return ch07._kn_distributions(text, order, d, [c[::-1] for c in contexts])
+
+
+def lower_from_raw_unigrams(counts, d):
+    c = np.asarray(counts, dtype=float).sum(0)
+    return c / c.sum()
+
+
+def lower_from_row_types(counts, d):
+    """Distinct successors of each character (the wrong side of the bigram)."""
+    seen = np.asarray(counts) > 0
+    return seen.sum(1) / seen.sum()
+
+
+def lower_uniform(counts, d):
+    V = len(counts)
+    return np.full(V, 1.0 / V)
+
+
+def sweep_first_seed_only(sample, temps, seeds, n, threshold):
+    return ch07._repetition_sweep(sample, temps, seeds[:1], n, threshold)
+
+
+def sweep_counts_distinct(sample, temps, seeds, n, threshold):
+    """The number of distinct n-grams, not their share."""
+    rows = sample(list(temps), list(seeds))
+    ratios = np.mean([[len({x[i:i + n] for i in range(len(x) - n + 1)}) for x in r] for r in rows], 0)
+    return ratios, None
+
+
+def sweep_last_temperature(sample, temps, seeds, n, threshold):
+    ratios, _ = ch07._repetition_sweep(sample, temps, seeds, n, threshold)
+    return ratios, float(temps[-1]) if ratios[-1] >= threshold else None
+
+
+def sweep_bigrams(sample, temps, seeds, n, threshold):
+    return ch07._repetition_sweep(sample, temps, seeds, 2, threshold)
+
+
 CHECKERS = {
     "loss_summary": (ch07.check_loss_summary, ch07.loss_summary, {
         "mean of batch means": mean_of_means,
@@ -138,6 +218,28 @@ CHECKERS = {
         "short last window dropped": drops_short_last_window,
         "a generator of garbage": lambda ids, b, t: iter([1, 2]),
         "None": lambda ids, b, t: None,
+    }),
+    "kn_distribution": (ch07.check_kn_distribution, ch07._kn_distributions, {
+        "raw counts at every order": kn_raw_lower_orders,
+        "half uniform": kn_uniform_floor,
+        "back-off without interpolation": kn_backoff_only,
+        "context read backwards": kn_top_context_only_first_chars,
+        "rows do not sum to one": lambda *a: ch07._kn_distributions(*a) * 1.01,
+        "wrong shape": lambda *a: ch07._kn_distributions(*a)[0],
+    }),
+    "kn_lower_order": (ch07.check_kn_lower_order, ch07._kn_lower_order, {
+        "raw unigram counts": lower_from_raw_unigrams,
+        "distinct successors": lower_from_row_types,
+        "uniform": lower_uniform,
+        "not normalised": lambda c, d: (np.asarray(c) > 0).sum(0),
+        "None": lambda c, d: None,
+    }),
+    "repetition_sweep": (ch07.check_repetition_sweep, ch07._repetition_sweep, {
+        "one seed only": sweep_first_seed_only,
+        "counts instead of shares": sweep_counts_distinct,
+        "last temperature": sweep_last_temperature,
+        "bigrams whatever n": sweep_bigrams,
+        "returns one number": lambda *a: 0.5,
     }),
 }
 
@@ -216,3 +318,72 @@ def test_partial_credit_when_only_the_fixed_cases_pass(capsys):
         return np.zeros((1, 1))
     score = ch07.check_kn_bigram(fixed_only, points=6)
     assert score == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_kn_distribution_reference_matches_the_package_model_with_one_discount(seed):
+    rng = np.random.default_rng(seed)
+    text, order, d, contexts = ch07._kn_case(rng)
+    model = KneserNey(order, discount=d, unk_mass=0.0).fit(text)
+    P = ch07._kn_distributions(text, order, d, contexts)
+    for row, context in zip(P, contexts):
+        np.testing.assert_allclose(row, model.next_distribution(context)[:-1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(P.sum(1), 1.0, rtol=1e-12)
+
+
+def test_kn_distribution_of_order_two_is_the_bigram_exercise():
+    text = "abracadabra"
+    P = ch07._kn_distributions(text, 2, 0.75, sorted(set(text)))
+    np.testing.assert_allclose(P, ch07.kn_bigram_matrix(text, 0.75), rtol=1e-12)
+
+
+def test_nltk_is_no_answer_to_the_kneser_ney_exercise(capsys):
+    def with_nltk(text, order, d, contexts):
+        from nltk.lm import KneserNeyInterpolated
+
+        KneserNeyInterpolated(order, discount=d)
+        return ch07._kn_distributions(text, order, d, contexts)
+
+    from rnnbook.exercises import _guard
+
+    depth, _guard._trust_depth = _guard._trust_depth, 0  # the watch on, as in a notebook
+    try:
+        assert ch07.check_kn_distribution(with_nltk) == 0.0
+    finally:
+        _guard._trust_depth = depth
+    assert "calling nltk" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_kn_lower_order_keeps_the_observed_counts_for_discounts_up_to_one(seed):
+    # Kneser and Ney's derivation: with the continuation distribution as the lower order, the
+    # interpolated bigram predicts each character as often as it was seen (here by brute force)
+    rng = np.random.default_rng(seed)
+    V = int(rng.integers(3, 9))
+    counts = rng.poisson(1.5, size=(V, V))
+    counts[0, 0] += 1
+    d = float(rng.uniform(0.05, 1.0))
+    p = ch07._kn_lower_order(counts, d)
+    model = 0.0
+    for a in range(V):
+        total = counts[a].sum()
+        if total:
+            cond = (np.maximum(counts[a] - d, 0) + d * (counts[a] > 0).sum() * p) / total
+            model = model + total * cond
+    np.testing.assert_allclose(model, counts.sum(0), rtol=1e-12, atol=1e-12)
+
+
+def test_shipped_samples_do_not_depend_on_how_they_are_grouped():
+    a = ch07.shipped_samples([0.5, 1.0], [3, 4], length=12)
+    b = ch07.shipped_samples([1.0], [4], length=12)
+    ch07._SAMPLES.clear()
+    c = ch07.shipped_samples([0.5], [3], length=12)
+    assert a[1][1] == b[0][0] and a[0][0] == c[0][0] and len(a[0][0]) == 12
+    assert a[0][0] != a[0][1]
+
+
+def test_low_temperature_samples_repeat_more_than_high_temperature_ones():
+    rows = ch07.shipped_samples([0.1, 1.0], list(range(4)), length=150)
+    low = np.mean([ch07._distinct_ratio(r[0], 8) for r in rows])
+    high = np.mean([ch07._distinct_ratio(r[1], 8) for r in rows])
+    assert low < high

@@ -6,11 +6,13 @@ train the chapter's models; `tests/test_exercises_ch07.py` checks each one again
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
 
 from .. import data as _data
+from .. import runtime as _runtime
 from ._guard import SOFTMAX_FUNCTIONS
 from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
 
@@ -187,3 +189,270 @@ def check_stream_batches(func: Callable, points: float = 1.0, seed: int | None =
         return None
 
     return run_checks("stream_batches", func, cases, compare, points, seed)
+
+
+# ---------------------------------------------------------------- Kneser-Ney of order n
+
+def _kn_tables(text: str, order: int) -> list[dict[str, int]]:
+    """tables[k - 1][g] for every k-gram g of `text`: raw counts at the top order, continuation
+    counts below it (distinct characters seen just before g, plus one if g starts the text)."""
+    tables = []
+    for k in range(1, order + 1):
+        grams = [text[i:i + k] for i in range(len(text) - k + 1)]
+        if k == order:
+            table: dict[str, int] = {}
+            for g in grams:
+                table[g] = table.get(g, 0) + 1
+        else:
+            left: dict[str, set] = {g: set() for g in grams}
+            for i in range(1, len(grams)):
+                left[grams[i]].add(text[i - 1])
+            table = {g: len(s) + (g == grams[0]) for g, s in left.items()}
+        tables.append(table)
+    return tables
+
+
+def _kn_distributions(text: str, order: int, discount: float, contexts) -> np.ndarray:
+    """(len(contexts), V) next-character distributions of interpolated Kneser-Ney of `order`."""
+    alphabet = sorted(set(text))
+    tables = _kn_tables(text, order)
+    out = np.zeros((len(contexts), len(alphabet)))
+    for row, context in enumerate(contexts):
+        unigram = tables[0]
+        p = np.array([unigram.get(w, 0) for w in alphabet], dtype=np.float64)
+        p /= p.sum()
+        for k in range(2, order + 1):
+            h = context[len(context) - (k - 1):]
+            c = np.array([tables[k - 1].get(h + w, 0) for w in alphabet], dtype=np.float64)
+            if c.sum() == 0:  # a context never followed by anything: keep the lower order
+                continue
+            p = (np.maximum(c - discount, 0) + discount * (c > 0).sum() * p) / c.sum()
+        out[row] = p
+    return out
+
+
+def _kn_case(rng: np.random.Generator) -> tuple:
+    """A random text with an order, a discount and contexts (seen, unseen, the text's end)."""
+    text = _random_text(rng)
+    while len(text) < 12:
+        text = _random_text(rng)
+    order = int(rng.integers(1, 6))
+    d = float(np.round(rng.uniform(0.1, 1.0), 3))
+    alphabet = sorted(set(text))
+    contexts = [text[len(text) - (order - 1):] if order > 1 else ""]   # never followed at the top
+    for _ in range(3):
+        i = int(rng.integers(0, len(text) - order + 2))
+        contexts.append(text[i:i + order - 1])                          # a context seen in training
+    for _ in range(2):
+        contexts.append("".join(rng.choice(alphabet, order - 1)))      # often never seen
+    return text, order, d, contexts
+
+
+def _distribution_rows(got, expected, what: str) -> str | None:
+    if got is None:
+        return f"the {what} is None: did the function forget to `return` it?"
+    try:
+        arr = np.asarray(got.detach().cpu().numpy() if hasattr(got, "detach") else got,
+                         dtype=np.float64)
+    except Exception:  # noqa: BLE001 - a reader may return anything
+        return f"the {what} could not be read as an array of numbers"
+    if arr.shape == expected.shape and np.isfinite(arr).all():
+        sums = arr.sum(axis=-1).reshape(-1)
+        bad = np.flatnonzero(~np.isclose(sums, 1.0, rtol=0, atol=1e-9))
+        if bad.size:
+            where = f"row {int(bad[0])}" if arr.ndim > 1 else "it"
+            return f"{where} sums to {sums[bad[0]]!r}: a distribution must sum to one"
+    return None
+
+
+def check_kn_distribution(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(text, order, discount, contexts) -> (len(contexts), V)` next-character
+    distributions of interpolated Kneser-Ney of any order with one discount."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    fixed = [("abracadabra", 3, 0.75, ["ab", "ra", "ba", "ra"]),
+             ("abracadabra", 1, 0.5, ["", ""]),
+             ("aabab", 2, 1.0, ["b", "a"])]
+    cases = [Case((t, n, d, list(c)), _kn_distributions(t, n, d, c),
+                  f"{t!r}, order {n}, D = {d}, contexts {c}") for t, n, d, c in fixed]
+    for _ in range(5):
+        text, order, d, contexts = _kn_case(rng)
+        cases.append(Case((text, order, d, list(contexts)), _kn_distributions(text, order, d, contexts),
+                          f"{text!r}, order {order}, D = {d}, contexts {contexts}"))
+
+    def compare(got, expected):
+        what = "matrix of distributions (one row per context)"
+        return (_distribution_rows(got, expected, what)
+                or compare_arrays(got, expected, what=what, rtol=1e-9, atol=1e-12))
+
+    return run_checks("kn_distribution", func, cases, compare, points, seed,
+                      forbid=("nltk",))
+
+
+# ---------------------------------------------------------------- the lower order, derived
+
+def _kn_lower_order(counts, discount: float) -> np.ndarray:
+    """The lower-order distribution that keeps every character's observed count (KN's choice)."""
+    seen = np.asarray(counts) > 0
+    return seen.sum(0) / seen.sum()
+
+
+def _expected_counts(counts: np.ndarray, discount: float, lower: np.ndarray) -> np.ndarray:
+    """sum_a c(a.) p(b | a) of the interpolated bigram built on `lower`: the model's count of b."""
+    totals = counts.sum(1)
+    types = (counts > 0).sum(1)
+    used = totals > 0
+    return (np.maximum(counts[used] - discount, 0).sum(0)
+            + discount * types[used].sum() * lower)
+
+
+def check_kn_lower_order(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(counts, discount) -> p (V,)`: with p as the lower order of an interpolated
+    bigram, every character's expected count equals its observed count (and p sums to one)."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.array([[0, 2, 1], [1, 0, 0], [3, 1, 0]]), 0.75), None,
+                  "counts [[0, 2, 1], [1, 0, 0], [3, 1, 0]], D = 0.75")]
+    for k in range(5):
+        V = int(rng.integers(3, 12))
+        counts = rng.poisson(rng.uniform(0.3, 3.0), size=(V, V)) * (rng.random((V, V)) < 0.6)
+        if k % 2 == 0:  # a context never followed, and a character never seen after anything
+            counts[int(rng.integers(V))] = 0
+            counts[:, int(rng.integers(V))] = 0
+        counts[0, 0] += 1
+        cases.append(Case((counts, float(np.round(rng.uniform(0.1, 1.0), 3))), None,
+                          f"random {V} x {V} bigram counts"))
+    for case in cases:
+        case.expected = case.args[0].sum(0).astype(np.float64)
+        case.args = (case.args[0].copy(), case.args[1])
+    inputs = {id(case.expected): case.args for case in cases}
+
+    def compare(got, observed):
+        counts, d = inputs[id(observed)]
+        problem = _distribution_rows(got, observed, "distribution p")
+        if problem:
+            return problem
+        try:
+            p = np.asarray(got, dtype=np.float64)
+        except Exception:  # noqa: BLE001
+            return "the distribution could not be read as an array of numbers"
+        if p.shape != observed.shape:
+            return f"the distribution has shape {p.shape}, expected shape {observed.shape}"
+        if not np.isfinite(p).all() or (p < 0).any():
+            return "the distribution has a negative or non-finite entry"
+        model = _expected_counts(np.asarray(counts, dtype=np.float64), d, p)
+        return compare_arrays(model, observed, rtol=1e-9, atol=1e-9,
+                              what="model's expected count of each next character "
+                                   "(sum over a of c(a.) p(b | a)), compared with the observed count")
+
+    return run_checks("kn_lower_order", func, cases, compare, points, seed, forbid=("nltk",))
+
+
+# ---------------------------------------------------------------- experiment: temperature
+
+SAMPLE_PROMPT = "HAMLET\n"
+_SWEEP_LENGTH = _runtime.budget(100, 40)  # characters a sample in the checker's sweeps
+_SHIPPED: list = []
+_SAMPLES: dict = {}
+
+
+def _shipped_model():
+    """The shipped character LSTM, on the CPU in float64 (so that every process draws alike)."""
+    if not _SHIPPED:
+        from .. import charlm
+
+        _SHIPPED.append(charlm.load_pretrained("cpu").double().eval())
+    return _SHIPPED[0]
+
+
+def shipped_samples(temperatures, seeds, length: int = 100,
+                     prompt: str = SAMPLE_PROMPT) -> list[list[str]]:
+    """samples[i][j]: `length` characters of the shipped LSTM after `prompt`, drawn with seed
+    seeds[i] at temperature temperatures[j].
+
+    A sample depends only on its (seed, temperature): each draws its uniforms from its own
+    generator, seeded by both; the LSTM runs all the samples asked for side by side as one
+    batch. Samples are kept, so asking twice costs nothing.
+    """
+    import torch
+
+    temps = [float(t) for t in temperatures]
+    if any(not t > 0 for t in temps):
+        raise ValueError(f"temperatures must be positive, got {temps}")
+    keys = [[(round(t * 1e6), int(s), int(length), prompt) for t in temps] for s in seeds]
+    todo = sorted({k for row in keys for k in row if k not in _SAMPLES})
+    if todo:
+        model = _shipped_model()
+        tau = np.array([k[0] / 1e6 for k in todo])[:, None]
+        rngs = [np.random.default_rng([k[1] % 2**32, k[0]]) for k in todo]
+        out = np.zeros((length, len(todo)), dtype=np.int64)
+        was = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = False  # as CharLM.sample: one step at a time is faster
+        try:
+            with torch.no_grad():
+                logits, state = model(model.encode(prompt)[:, None].expand(-1, len(todo)))
+                for t in range(length):
+                    z = logits[-1].numpy() / tau
+                    p = np.exp(z - z.max(1, keepdims=True))
+                    cdf = np.cumsum(p / p.sum(1, keepdims=True), 1)
+                    u = np.array([r.random() for r in rngs])
+                    out[t] = np.minimum((cdf < u[:, None]).sum(1), cdf.shape[1] - 1)
+                    logits, state = model(torch.from_numpy(out[t])[None], state)
+        finally:
+            torch.backends.mkldnn.enabled = was
+        for j, k in enumerate(todo):
+            _SAMPLES[k] = model.decode(out[:, j])
+    return [[_SAMPLES[k] for k in row] for row in keys]
+
+
+def _distinct_ratio(s: str, n: int) -> float:
+    grams = [s[i:i + n] for i in range(len(s) - n + 1)]
+    return len(set(grams)) / len(grams)
+
+
+def _repetition_sweep(sample: Callable, temperatures, seeds, n: int, threshold: float):
+    """(mean distinct n-gram ratio per temperature over the seeds, the first temperature whose
+    ratio reaches `threshold`, or None)."""
+    samples = sample(list(temperatures), list(seeds))
+    ratios = np.mean([[_distinct_ratio(x, n) for x in row] for row in samples], axis=0)
+    reached = [t for t, r in zip(temperatures, ratios) if r >= threshold]
+    return ratios, (float(reached[0]) if reached else None)
+
+
+def check_repetition_sweep(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(sample, temperatures, seeds, n, threshold) -> (ratios, tau)` on the shipped LSTM:
+    the checker draws the same samples again and measures the distinct n-gram ratios itself."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    sample = functools.partial(shipped_samples, length=_SWEEP_LENGTH)
+    cases = []
+    for _ in range(2):
+        temps = [float(t) for t in np.round(np.sort(rng.uniform(0.05, 1.3, 4)), 3)]
+        seeds = [int(s) for s in rng.integers(0, 2**31, 2)]
+        n, threshold = int(rng.integers(3, 11)), float(np.round(rng.uniform(0.6, 0.95), 3))
+        cases.append(Case((sample, temps, seeds, n, threshold), None,
+                          f"temperatures {temps}, seeds {seeds}, n = {n}, threshold {threshold}"))
+    for case in cases:
+        case.expected = case.args[1:]  # measured in `compare`, after the answer has run
+
+    def compare(got, params):
+        temps, seeds, n, threshold = params
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return f"expected a pair (ratios, tau), got {type(got).__name__}"
+        ratios, tau = _repetition_sweep(sample, temps, seeds, n, threshold)
+        problem = compare_arrays(got[0], ratios, what="mean distinct n-gram ratios", rtol=1e-9)
+        if problem:
+            return problem
+        if tau is None or got[1] is None:
+            return None if got[1] is tau else (
+                f"tau is {got[1]!r}, but the measured ratios "
+                + ("never reach the threshold (expected None)" if tau is None else "do reach it"))
+        try:
+            claimed = float(got[1])
+        except (TypeError, ValueError):
+            return f"tau is not a number (got {type(got[1]).__name__})"
+        return None if claimed == tau else (
+            f"tau = {claimed!r} is not the first temperature of the grid whose mean ratio reaches "
+            f"the threshold")
+
+    return run_checks("repetition_sweep", func, cases, compare, points, seed)
