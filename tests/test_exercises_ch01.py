@@ -197,3 +197,64 @@ def test_the_training_error_of_nested_ar_fits_never_rises():
     y = np.cumsum(rng.normal(size=400)) * 0.1 + rng.normal(size=400)
     train, _ = exercises.ch01._ar_curves(y, 8, 250)
     assert np.all(np.diff(train) <= 1e-12)
+
+
+def baum_welch_logspace(startprob, transmat, emissionprob, obs):
+    """An independent answer: forward and backward in logs, posteriors by exponentiating."""
+    with np.errstate(divide="ignore"):
+        lA, lB, ls = np.log(transmat), np.log(emissionprob), np.log(startprob)
+    T, K = len(obs), len(startprob)
+    la, lb = np.zeros((T, K)), np.zeros((T, K))
+    la[0] = ls + lB[:, obs[0]]
+    for t in range(1, T):
+        la[t] = logsumexp(la[t - 1][:, None] + lA, axis=0) + lB[:, obs[t]]
+    for t in range(T - 2, -1, -1):
+        lb[t] = logsumexp(lA + lB[:, obs[t + 1]] + lb[t + 1], axis=1)
+    ll = logsumexp(la[-1])
+    gamma = np.exp(la + lb - ll)
+    xi = np.zeros((K, K))
+    for t in range(T - 1):
+        xi += np.exp(la[t][:, None] + lA + lB[:, obs[t + 1]] + lb[t + 1] - ll)
+    emit = np.stack([gamma[obs == m].sum(0) for m in range(emissionprob.shape[1])], axis=1)
+    return gamma[0], xi / xi.sum(1, keepdims=True), emit / emit.sum(1, keepdims=True), ll
+
+
+def baum_welch_unscaled(startprob, transmat, emissionprob, obs):
+    """The right update in plain probabilities: NaN once the sequence is long."""
+    T, K = len(obs), len(startprob)
+    a, b = np.zeros((T, K)), np.ones((T, K))
+    a[0] = startprob * emissionprob[:, obs[0]]
+    for t in range(1, T):
+        a[t] = (a[t - 1] @ transmat) * emissionprob[:, obs[t]]
+    for t in range(T - 2, -1, -1):
+        b[t] = transmat @ (emissionprob[:, obs[t + 1]] * b[t + 1])
+    p = a[-1].sum()
+    gamma = a * b / p
+    xi = sum(np.outer(a[t], emissionprob[:, obs[t + 1]] * b[t + 1]) * transmat for t in range(T - 1)) / p
+    emit = np.stack([gamma[obs == m].sum(0) for m in range(emissionprob.shape[1])], axis=1)
+    return gamma[0], xi / xi.sum(1, keepdims=True), emit / emit.sum(1, keepdims=True), np.log(p)
+
+
+def bw_with(**change):
+    def answer(s, A, B, o):
+        out = list(baum_welch_logspace(s, A, B, o))
+        for i, f in change.items():
+            out[int(i[1:])] = f(out, s, A, B, o)
+        return tuple(out)
+    return answer
+
+
+BW_CHECKERS = {
+    "baum_welch_step": (exercises.check_baum_welch_step, baum_welch_logspace, {
+        "unscaled probabilities": baum_welch_unscaled,
+        "transitions normalised over the wrong axis": bw_with(
+            _1=lambda out, s, A, B, o: out[1] * out[1].sum(1, keepdims=True) / out[1].sum(0, keepdims=True)),
+        "log-likelihood of the new parameters": bw_with(
+            _3=lambda out, s, A, B, o: baum_welch_logspace(*out[:3], o)[3]),
+        "start left unchanged": bw_with(_0=lambda out, s, A, B, o: s),
+    }),
+}
+
+(test_baum_welch_reference_earns_full_marks,
+ test_baum_welch_unattempted_scores_zero,
+ test_baum_welch_wrong_answers_earn_less) = checker_contract(BW_CHECKERS)

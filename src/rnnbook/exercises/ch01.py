@@ -255,3 +255,87 @@ def check_ar_order(func: Callable, points: float = 1.0, seed: int | None = None)
 
     return run_checks("ar_order", func, cases, compare, points, seed,
                       forbid=("statsmodels", "sklearn.linear_model"))
+
+
+def _brute_force_counts(start, A, B, obs):
+    """Expected counts of one sequence by summing over every hidden path (tiny HMMs only)."""
+    import itertools
+
+    K, M, T = len(start), B.shape[1], len(obs)
+    first, trans, emit, total = np.zeros(K), np.zeros((K, K)), np.zeros((K, M)), 0.0
+    for path in itertools.product(range(K), repeat=T):
+        p = start[path[0]] * B[path[0], obs[0]]
+        for t in range(1, T):
+            p *= A[path[t - 1], path[t]] * B[path[t], obs[t]]
+        total += p
+        first[path[0]] += p
+        for t in range(T):
+            emit[path[t], obs[t]] += p
+            if t:
+                trans[path[t - 1], path[t]] += p
+    return first / total, trans / total, emit / total, np.log(total)
+
+
+def _scaled_counts(start, A, B, obs):
+    """The same expected counts by the scaled forward-backward recursions (any length)."""
+    T, K = len(obs), len(start)
+    alpha, c = np.zeros((T, K)), np.zeros(T)
+    a = start * B[:, obs[0]]
+    for t in range(T):
+        if t:
+            a = (alpha[t - 1] @ A) * B[:, obs[t]]
+        c[t] = a.sum()
+        alpha[t] = a / c[t]
+    beta = np.ones((T, K))
+    for t in range(T - 2, -1, -1):
+        beta[t] = A @ (B[:, obs[t + 1]] * beta[t + 1]) / c[t + 1]
+    gamma = alpha * beta
+    trans = sum(np.outer(alpha[t], B[:, obs[t + 1]] * beta[t + 1]) * A / c[t + 1] for t in range(T - 1))
+    emit = np.zeros((K, B.shape[1]))
+    np.add.at(emit.T, obs, gamma)
+    return gamma[0], (trans if T > 1 else np.zeros((K, K))), emit, float(np.log(c).sum())
+
+
+def _reestimate(counts):
+    first, trans, emit, loglik = counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (first / first.sum(), trans / trans.sum(axis=1, keepdims=True),
+                emit / emit.sum(axis=1, keepdims=True), loglik)
+
+
+def check_baum_welch_step(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(startprob, transmat, emissionprob, obs) -> (startprob', transmat',
+    emissionprob', log_likelihood)`: one EM update from one sequence, and log P(obs) before it."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(5):
+        if i < 3:                                  # small enough to sum over every path
+            K, M, T = int(rng.integers(2, 4)), int(rng.integers(2, 5)), int(rng.integers(3, 7))
+        else:
+            K, M, T = int(rng.integers(2, 5)), int(rng.integers(2, 7)), 1500
+        start, A, B = _random_hmm(rng, K, M)
+        obs = rng.integers(0, M, T)
+        counts = _brute_force_counts(start, A, B, obs) if i < 3 else _scaled_counts(start, A, B, obs)
+        what = f"K={K} states, M={M} symbols, T={T}" + (
+            " (probabilities of 1500 steps underflow: scale, or work in logs)" if i >= 3 else
+            " (checked against a sum over all hidden paths)")
+        if i == 2:
+            obs[obs == M - 1] = 0                  # a symbol that never occurs: its column is 0
+            counts = _brute_force_counts(start, A, B, obs)
+            what += f", symbol {M - 1} never seen"
+        cases.append(Case((start, A, B, obs), _reestimate(counts), what))
+    _copy_args(cases)
+
+    def compare(got, expected):
+        names = ("new startprob", "new transmat", "new emissionprob", "log-likelihood")
+        if not isinstance(got, (tuple, list)) or len(got) != 4:
+            return f"expected a tuple of 4 ({', '.join(names)}), got {type(got).__name__}"
+        for g, e, name in zip(got, expected, names):
+            problem = compare_arrays(g, np.asarray(e), what=name, rtol=1e-6, atol=1e-10)
+            if problem:
+                return problem
+        return None
+
+    return run_checks("baum_welch_step", func, cases, compare, points, seed,
+                      forbid=("hmmlearn",))
