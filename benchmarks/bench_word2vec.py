@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     state = Path(a.state) if a.state else None
     if state is not None and (state / "times.json").exists():
         times = json.loads((state / "times.json").read_text())
-        st = w2v.TrainState.load(state / "ours.npz")
+        st = w2v.Word2VecState.load(state / "ours.npz")
         model = Word2Vec.load(str(state / "gensim.model"))
         print(f"resuming after epoch {times['epochs_done']}", flush=True)
 

@@ -121,3 +121,46 @@ def test_batching_errors_say_what_is_wrong():
         data.batchify(np.arange(3), 4)
     with pytest.raises(ValueError, match="batchify first"):
         next(data.bptt_batches(np.arange(10), 3))
+
+
+def test_vocab_from_counts_equals_the_vocab_of_the_tokens(rng):
+    tokens = [f"w{t}" for t in rng.integers(0, 40, size=600)]
+    from collections import Counter
+    for kw in ({}, {"min_freq": 12}, {"specials": ()}, {"max_size": 10}, {"order": "token"}):
+        a, b = data.Vocab(tokens, **kw), data.Vocab.from_counts(Counter(tokens), **kw)
+        assert a.itos == b.itos and a.counts == b.counts
+
+
+def test_vocab_max_size_keeps_the_most_frequent_and_counts_the_specials():
+    vocab = data.Vocab(list("aaaabbbccd"), max_size=4)
+    assert vocab.itos == ["<pad>", "<unk>", "a", "b"]
+    assert data.Vocab(list("aaaabbbccd"), specials=(), max_size=2).itos == ["a", "b"]
+    with pytest.raises(ValueError, match="max_size"):
+        data.Vocab("ab", max_size=1)
+
+
+def test_vocab_in_token_order_ignores_the_counts():
+    vocab = data.Vocab(list("cccbba"), specials=(), order="token")
+    assert vocab.itos == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="order"):
+        data.Vocab("ab", order="count")
+
+
+def test_hash_split_follows_sha256_buckets_and_shares():
+    import hashlib
+    parts = (("train", 80), ("validation", 10), ("test", 10))
+    for key in ["", "a review", "naïve", *map(str, range(200))]:
+        bucket = int(hashlib.sha256(key.encode()).hexdigest()[:16], 16) % 100
+        want = "train" if bucket < 80 else "validation" if bucket < 90 else "test"
+        assert data.hash_split(key, parts) == want
+    got = [data.hash_split(str(i), parts) for i in range(5000)]
+    assert abs(got.count("train") / 5000 - 0.8) < 0.03
+    with pytest.raises(ValueError, match="sum to 100"):
+        data.hash_split("x", (("a", 50), ("b", 40)))
+
+
+def test_encode_sentences_drops_unknown_tokens_and_empty_sentences_and_cuts_long_ones():
+    stoi = {"a": 0, "b": 1, "c": 2}
+    ids, bounds = data.encode_sentences([["a", "x", "b"], [], ["c"] * 5], stoi, max_len=2)
+    assert ids.tolist() == [0, 1, 2, 2, 2, 2, 2] and ids.dtype == np.int32
+    assert bounds.tolist() == [0, 2, 4, 6, 7] and bounds.dtype == np.int64

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import music
+from rnnbook import music, scores
 from rnnbook.music import Note
 
 
@@ -29,7 +29,7 @@ def test_reparsing_a_chorale_with_music21_gives_the_shipped_tokens(piece):
     if piece not in melodies:
         pytest.skip(f"{piece} is not among the shipped melodies")
     path = next(p for p in corpus.getComposer("bach") if p.stem == piece and p.suffix == ".mxl")
-    tokens, info = music.melody_tokens(music._parse_piece(str(path)))
+    tokens, info = music.melody_tokens(scores._parse_piece(str(path)))
     assert tokens == melodies[piece]
     assert -6 <= info["shift"] <= 5
 
@@ -145,7 +145,7 @@ def test_training_lowers_the_loss_and_sampling_is_reproducible():
     assert hist[-1]["val"] < hist[0]["val"] < np.log(len(vocab)) + 0.5
     a = music.sample_tokens(model, vocab, 40, temperature=0.8, seed=3)
     assert a == music.sample_tokens(model, vocab, 40, temperature=0.8, seed=3)
-    assert all(t in vocab.index for t in a)
+    assert all(t in vocab for t in a)
 
 
 def test_bar_lines_fall_where_the_durations_before_them_add_up():
@@ -220,7 +220,7 @@ def test_melody_filter_skips_wrong_scores_short_tunes_and_duplicates_in_order():
             raise ValueError("wrong number of parts")
         return score.split(), {"n": len(score.split())}
 
-    keep = music._MelodyFilter(tokens_of)
+    keep = scores._MelodyFilter(tokens_of)
     tune = " ".join(f"p{k} d1" for k in range(10))  # 20 tokens: long enough
     results = [keep.add("a", tune), keep.add("b", "bad"), keep.add("c", "p1 d1 p2 d1"),
                keep.add("d", tune), keep.add("e", tune + " p3 d2")]
@@ -228,3 +228,34 @@ def test_melody_filter_skips_wrong_scores_short_tunes_and_duplicates_in_order():
     assert keep.skipped == {"parts": 1, "short": 1, "duplicate": 1}
     assert [p["id"] for p in keep.pieces] == ["a", "e"]
     assert keep.pieces[0] == {"id": "a", "n": 20, "tokens": tune}
+
+
+def test_sound_and_score_parsing_live_in_their_own_modules_under_the_old_names_too():
+    from rnnbook import scores, sound
+    for name in ("Note", "midi_to_hz", "synthesize", "write_wav", "to_stream", "piano_roll"):
+        assert getattr(music, name) is getattr(sound, name)
+    for name in ("melody_tokens", "transposition", "soprano_part", "build", "build_essen",
+                 "essen_tokens", "essen_songs", "TOKENS_FILE", "ESSEN_FILE", "END", "BAR", "REST"):
+        assert getattr(music, name) is getattr(scores, name)
+
+
+def test_duration_tokens_are_exact_fractions_of_a_beat_and_round_trip():
+    from fractions import Fraction
+    from rnnbook.scores import duration_token
+    assert [duration_token(Fraction(q)) for q in ("1", "1/2", "3/2", "4", "1/3")] == \
+        ["D1", "D1/2", "D3/2", "D4", "D1/3"]
+    rng = np.random.default_rng()
+    notes = [music.Note(int(p), 0.0, float(Fraction(int(n), int(d))))
+             for p, n, d in zip(rng.integers(50, 90, 20), rng.integers(1, 9, 20), rng.choice([1, 2, 4], 20))]
+    back = music.tokens_to_notes(music.notes_to_tokens(notes))
+    assert [(n.pitch, n.duration) for n in back] == [(n.pitch, n.duration) for n in notes]
+
+
+def test_a_changed_token_file_is_refused_with_the_one_checksum_error(tmp_path, monkeypatch):
+    from rnnbook.packaged import ChecksumError
+    copy = tmp_path / "music_bach_tokens.json"
+    copy.write_bytes(music.TOKENS_FILE.read_bytes() + b" ")
+    monkeypatch.setattr(music, "TOKENS_FILE", copy)
+    with pytest.raises(ChecksumError, match=r"python -m rnnbook\.music build.*music21"):
+        music.load_melodies()
+    assert len(music.load_melodies(check=False)) == len(music.load_melodies(scores.TOKENS_FILE))

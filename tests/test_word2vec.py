@@ -82,7 +82,7 @@ def test_training_epoch_by_epoch_or_resumed_from_disk_gives_identical_vectors(tm
     st = w2v.train_arrays(ids, bounds, vocab, vector_size=8, epochs=3, seed=4, stop_after=1)
     st.save(tmp_path / "state.npz")
     st = w2v.train_arrays(ids, bounds, vocab, vector_size=8, epochs=3, seed=4,
-                          state=w2v.TrainState.load(tmp_path / "state.npz"))
+                          state=w2v.Word2VecState.load(tmp_path / "state.npz"))
     assert np.array_equal(whole.W_in, st.W_in) and np.array_equal(whole.W_out, st.W_out)
 
 
@@ -246,7 +246,7 @@ def test_numba_kernel_steps_by_minus_the_rate_times_the_sgns_gradient(sg):
         st = w2v.train_arrays(np.array(sent, dtype=np.int32), np.array([0, len(sent)]), vocab,
                               vector_size=D, window=1, negative=K, epochs=1, alpha=alpha,
                               min_alpha=alpha, sg=sg,
-                              state=w2v.TrainState(vocab, W_in.copy(), W_out.copy(), state,
+                              state=w2v.Word2VecState(vocab, W_in.copy(), W_out.copy(), state,
                                                    0, 0, []))
         lr = float(np.float32(alpha))  # the kernel's rate is a float32
         Wi, Wo = W_in.astype(np.float64), W_out.astype(np.float64)

@@ -42,11 +42,11 @@ import torch
 from torch import nn
 
 from .checkpoint import model_from_file, shipped_file
-from .data import batchify, bptt_batches
+from .data import Vocab, batchify, bptt_batches
 from .device import get_device, seed_everything
+from .packaged import DATA_DIR
 from .training import Run, command_of, common_flags, config_flags, config_from
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PRETRAINED = DATA_DIR / "charlm_shakespeare.pt"
 EVAL_STREAMS = 16
 
@@ -227,7 +227,9 @@ class CharLM(nn.Module):
 
 def build_vocabulary(text: str) -> str:
     """The sorted distinct characters of `text` (the training plays)."""
-    return "".join(sorted(set(text)))
+    # a `data.Vocab` in token order without specials, kept as one string: the shipped file's
+    # config stores it that way
+    return "".join(Vocab(text, specials=(), order="token").itos)
 
 
 def from_file(path: str | Path, device: str | torch.device | None = None) -> CharLM:

