@@ -54,7 +54,8 @@ class Run:
     def __init__(self, state_path: str | Path | None, out_path: str | Path | None = None, *,
                  minutes: float | None = None, max_steps: int | None = None,
                  resume: bool = False, save_every_s: float = 300.0,
-                 log: Callable[[str], None] = print, progress: Callable | None = None) -> None:
+                 log: Callable[[str], None] = print, progress: Callable | None = None,
+                 desc: str | None = None) -> None:
         if minutes is None and max_steps is None:
             raise ValueError("give minutes or max_steps (or both) to say when to stop")
         if state_path is not None:
@@ -64,7 +65,8 @@ class Run:
         self.state_path = None if state_path is None else Path(state_path)
         self.out_path = None if out_path is None else Path(out_path)
         self.minutes, self.max_steps, self.resume = minutes, max_steps, resume
-        self.save_every_s, self.log, self.progress = save_every_s, log, progress
+        self.save_every_s, self.log = save_every_s, log
+        self.progress, self.desc = progress, desc  # a bar (rnnbook.progress) over the steps
         self.stored: dict[str, Any] | None = None  # the saved `extra` of a resumed run
         if resume:
             self.stored = torch.load(self.state_path, map_location="cpu", weights_only=False)["extra"]
@@ -132,7 +134,7 @@ class Run:
         """
         bar = None
         if self.progress is not None and self.max_steps is not None:
-            bar = self.progress(total=self.max_steps - self.step)
+            bar = self.progress(total=self.max_steps - self.step, desc=self.desc)
         taken = 0
         with self.clock:
             while (reason := self.stop_reason(taken)) is None:
