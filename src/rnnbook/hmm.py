@@ -10,10 +10,13 @@ Python iterations. Viterbi's (max, +) scan streams more memory than it computes,
 
 `forward_backward` and `viterbi_from_log_emissions` run the same passes for any emission model,
 from a (T, K) matrix of log emission densities (chapter 12's Gaussian HMMs use them).
+
+The semiring algebra and the scan are `rnnbook.semiring` (their old names stay importable from
+here); this module holds the model, its passes and its fitting, and must not grow a second copy
+of the algebra.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,137 +26,18 @@ try:  # numba compiles the sequential Viterbi loop; without it `viterbi` falls b
 except ImportError:  # pragma: no cover - numba is in requirements.txt
     _njit = None
 
+from .semiring import Elem, maxplus_matmul, reduce, scan  # noqa: F401
+from .semiring import apply_map as _apply
+from .semiring import compose as _compose
+from .semiring import maxplus_act as _mp_act
+from .semiring import maxplus_mul as _mp_mul
+from .semiring import safe_log as _safe_log
+from .semiring import sumprod_act as _sp_act
+from .semiring import sumprod_matrices as _sp_matrices
+from .semiring import sumprod_mul as _sp_mul
+from .semiring import sumprod_vector as _sp_vector
+
 _ROW_TOL = 1e-8
-
-# An element of a semigroup is a tuple of arrays sharing their LAST (batch) axis: with a few
-# states, "structure of arrays" makes every operation a handful of contiguous vector operations.
-Elem = tuple
-
-
-def _take(elem: Elem, index) -> Elem:
-    # Contiguous copies: arithmetic on every-other-column views is ~10x slower than the copy.
-    return tuple(np.ascontiguousarray(a[..., index]) for a in elem)
-
-
-def _concat(first: Elem, second: Elem) -> Elem:
-    return tuple(np.concatenate([a, b], axis=-1) for a, b in zip(first, second))
-
-
-def scan(v0: Elem, mats: Elem, mul: Callable[[Elem, Elem], Elem],
-         act: Callable[[Elem, Elem], Elem]) -> Elem:
-    """All prefixes v0·M1, v0·M1·M2, ..., v0·M1···Mn for an associative `mul`, in log depth.
-
-    Arrays carry the batch on their last axis: `v0` holds one vector (batch of length 1),
-    `mats` holds n matrices; `mul(A, B)` is the batched product A·B and `act(v, M)` the batched
-    vector–matrix product v·M. The recursion multiplies neighbours in pairs, solves the
-    half-length problem, then fills in every other prefix with one more batched product:
-    about 2n products in total, log2(n) levels deep.
-    """
-    n = mats[0].shape[-1]
-    if n == 1:
-        return act(v0, mats)
-    pairs = mul(_take(mats, slice(0, n - 1, 2)), _take(mats, slice(1, n, 2)))
-    at_even = scan(v0, pairs, mul, act)                  # prefixes ending at M2, M4, ...
-    n_odd = (n + 1) // 2
-    before_odd = _concat(v0, _take(at_even, slice(0, n_odd - 1)))
-    at_odd = act(before_odd, _take(mats, slice(0, n, 2)))   # prefixes ending at M1, M3, ...
-    return tuple(_interleave(a, b) for a, b in zip(at_odd, at_even))
-
-
-def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # a[..., 0], b[..., 0], a[..., 1], b[..., 1], ... (a may be one longer than b)
-    m = b.shape[-1]
-    out = np.stack([a[..., :m], b], axis=-1).reshape(a.shape[:-1] + (2 * m,))
-    return np.concatenate([out, a[..., m:]], axis=-1) if a.shape[-1] > m else out
-
-
-def reduce(mats: Elem, mul: Callable[[Elem, Elem], Elem]) -> Elem:
-    """The product M1·M2···Mn of n matrices as one element, by pairwise (tree) multiplication."""
-    while mats[0].shape[-1] > 1:
-        n = mats[0].shape[-1]
-        paired = mul(_take(mats, slice(0, n - 1, 2)), _take(mats, slice(1, n, 2)))
-        mats = _concat(paired, _take(mats, slice(n - 1, n))) if n % 2 else paired
-    return mats
-
-
-# --- the (max, +) semiring ------------------------------------------------------------------
-
-def maxplus_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """(max, +) matrix product: C[..., i, j] = max_k A[..., i, k] + B[..., k, j]."""
-    A, B = np.asarray(A, dtype=float), np.asarray(B, dtype=float)
-    if A.shape[-1] != B.shape[-2]:
-        raise ValueError(f"A has {A.shape[-1]} columns but B has {B.shape[-2]} rows; they must match")
-    return (A[..., :, :, None] + B[..., None, :, :]).max(axis=-2)
-
-
-def _mp_mul(a: Elem, b: Elem) -> Elem:
-    A, B = a[0], b[0]                                    # (K, K, n) each
-    C = A[:, 0, None] + B[None, 0]
-    for k in range(1, A.shape[1]):
-        np.maximum(C, A[:, k, None] + B[None, k], out=C)
-    return (C,)
-
-
-def _mp_act(v: Elem, m: Elem) -> Elem:
-    x, M = v[0], m[0]                                    # (K, n), (K, K, n)
-    u = x[0] + M[0]
-    for k in range(1, len(x)):
-        np.maximum(u, x[k] + M[k], out=u)
-    return (u,)
-
-
-# --- the (+, ×) semiring with rescaling: (matrix with largest entry 1, log of its scale) ------
-
-def _safe_log(x: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.log(x)
-
-
-def _max_leading(C: np.ndarray) -> np.ndarray:
-    # max over all but the last axis; NumPy's multi-axis max is ~50x slower on this layout
-    return C.reshape(-1, C.shape[-1]).max(axis=0)
-
-
-def _rescale(C: np.ndarray, log_scale: np.ndarray, size: np.ndarray) -> Elem:
-    # A zero product (an impossible sequence) keeps scale 0, i.e. log scale -inf, and no NaN.
-    safe = np.where(size > 0, size, 1.0)
-    return C / safe, log_scale + _safe_log(size)
-
-
-def _sp_mul(a: Elem, b: Elem) -> Elem:
-    A, B = a[0], b[0]
-    C = A[:, 0, None] * B[None, 0]
-    for k in range(1, A.shape[1]):
-        C += A[:, k, None] * B[None, k]
-    return _rescale(C, a[1] + b[1], _max_leading(C))
-
-
-def _sp_act(v: Elem, m: Elem) -> Elem:
-    x, M = v[0], m[0]
-    u = x[0] * M[0]
-    for k in range(1, len(x)):
-        u += x[k] * M[k]
-    return _rescale(u, v[1] + m[1], u.sum(axis=0))     # vectors are kept summing to 1
-
-
-def _sp_matrices(M: np.ndarray) -> Elem:
-    return _rescale(M, np.zeros(M.shape[-1]), _max_leading(M))
-
-
-def _sp_vector(v: np.ndarray) -> Elem:
-    return _rescale(v[:, None], np.zeros(1), np.array([v.sum()]))
-
-
-# --- composition of maps {0..K-1} -> {0..K-1}, for back-tracking ------------------------------
-
-def _compose(f: Elem, g: Elem) -> Elem:
-    # "first f, then g": x -> g[f[x]], batched over the last axis.
-    F, G = f[0], g[0]
-    return (G[F, np.arange(F.shape[-1])],)
-
-
-def _apply(s: Elem, f: Elem) -> Elem:
-    return (f[0][s[0], np.arange(len(s[0]))],)
 
 
 def _viterbi_loop(log_start: np.ndarray, log_A: np.ndarray, log_B: np.ndarray,
