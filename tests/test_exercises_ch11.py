@@ -66,6 +66,51 @@ CHECKERS = {
 }
 
 
+def pool_weights(lengths, T, kind):
+    lengths = np.asarray(lengths)
+    steps = np.arange(T)[None, :]
+    if kind == "masked_mean":
+        return (steps < lengths[:, None]) / lengths[:, None]
+    if kind == "unmasked_mean":
+        return np.full((len(lengths), T), 1.0 / T)
+    return (steps == lengths[:, None] - 1) * 1.0
+
+
+def length_experiment(counts_train, y_train, counts_test, y_test, edges, steps=500):
+    def features(c):
+        return c / np.maximum(c.sum(axis=1, keepdims=True), 1)
+
+    x, y = features(counts_train), y_train.astype(float)
+    w, b = np.zeros(x.shape[1]), 0.0
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-(x @ w + b)))
+        w -= 50.0 * x.T @ (p - y) / len(y)
+        b -= 50.0 * np.mean(p - y)
+    right = (features(counts_test) @ w + b > 0) == y_test
+    n = counts_test.sum(axis=1)
+    return {"w": w, "b": b, "accuracy": accuracy_by_length(right, n, edges)}
+
+
+def _overall(*args):
+    out = length_experiment(*args)
+    return dict(out, accuracy=np.full(len(args[4]) - 1, np.nanmean(out["accuracy"])))
+
+
+CHECKERS["pool_weights"] = (ch11.check_pool_weights, pool_weights, {
+    "masked mean over all steps": lambda n, T, k: pool_weights(n, T, "unmasked_mean" if k == "masked_mean" else k),
+    "last step of the padded batch": lambda n, T, k: pool_weights(np.full(len(n), T), T, k) if k == "last"
+    else pool_weights(n, T, k),
+    "mean counts the padding": lambda n, T, k: pool_weights(n, T, "masked_mean") if k == "unmasked_mean"
+    else pool_weights(n, T, k),
+})
+CHECKERS["length_experiment"] = (ch11.check_length_experiment, length_experiment, {
+    "untrained": lambda *a: dict(length_experiment(*a, steps=0), accuracy=np.full(len(a[4]) - 1, 0.5)),
+    "labels flipped": lambda *a: (lambda o: dict(o, w=-o["w"], b=-o["b"]))(length_experiment(*a)),
+    "overall accuracy in every bucket": _overall,
+    "returns only the accuracies": lambda *a: length_experiment(*a)["accuracy"],
+})
+
+
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
@@ -85,3 +130,31 @@ def test_the_package_helpers_earn_full_marks():
 
     assert ch11.check_masked_mean_pool(torch_mean) == 1.0
     assert ch11.check_accuracy_by_length(package_buckets) == 1.0
+
+
+def pack_batch(x, lengths):
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batch_sizes = np.array([(lengths > t).sum() for t in range(lengths.max())])
+    data = np.concatenate([x[order[:n], t] for t, n in enumerate(batch_sizes)])
+    return data, batch_sizes, order
+
+
+def _unsorted(x, lengths):
+    # the reviews still running at step t, in batch order instead of longest first
+    data = np.concatenate([x[lengths > t, t] for t in range(lengths.max())])
+    return data, *pack_batch(x, lengths)[1:]
+
+
+PACK = {"pack_batch": (ch11.check_pack_batch, pack_batch, {
+    "batch-major instead of time-major": lambda x, n: (
+        np.concatenate([x[b, :n[b]] for b in pack_batch(x, n)[2]]), *pack_batch(x, n)[1:]),
+    "ties by reverse index": lambda x, n: pack_batch(x[::-1], n[::-1])[:2]
+    + (len(n) - 1 - pack_batch(x[::-1], n[::-1])[2],),
+    "keeps the padding": lambda x, n: (np.concatenate([x[pack_batch(x, n)[2], t] for t in range(x.shape[1])]),
+                                       np.full(x.shape[1], len(n)), pack_batch(x, n)[2]),
+    "data in batch order": _unsorted,
+})}
+
+(test_pack_reference_earns_full_marks,
+ test_pack_not_attempted_scores_zero,
+ test_pack_wrong_answers_lose_credit) = checker_contract(PACK)

@@ -137,3 +137,153 @@ def check_accuracy_by_length(func: Callable, points: float = 1.0, seed: int | No
                               what="accuracy per bucket", rtol=1e-9, atol=1e-12)
 
     return run_checks("accuracy_by_length", func, cases, compare, points, seed)
+
+
+def _pool_weights(lengths, T, kind):
+    lengths = np.asarray(lengths)
+    steps = np.arange(T)[None, :]
+    if kind == "masked_mean":
+        return (steps < lengths[:, None]) / lengths[:, None].astype(np.float64)
+    if kind == "unmasked_mean":
+        return np.full((len(lengths), T), 1.0 / T)
+    return (steps == lengths[:, None] - 1).astype(np.float64)
+
+
+def check_pool_weights(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(lengths (B,), T, kind) -> (B, T)`: the weight of output t in review b's pool.
+
+    `kind` is "masked_mean", "unmasked_mean" (the plain mean over all T steps of a zero-padded
+    batch) or "last" (the last valid state).
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.array([2, 4]), 4, kind), None, f"lengths [2, 4], T = 4, {kind}")
+             for kind in ("masked_mean", "unmasked_mean", "last")]
+    for kind in ("masked_mean", "unmasked_mean", "last", "masked_mean", "last"):
+        lengths = rng.integers(1, 30, size=int(rng.integers(1, 6)))
+        T = int(lengths.max()) + int(rng.integers(0, 4))
+        cases.append(Case((lengths, T, kind), None, f"lengths {lengths.tolist()}, T = {T}, {kind}"))
+    for case in cases:
+        case.expected = _pool_weights(*case.args)
+        case.args = (case.args[0].copy(), *case.args[1:])
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="(B, T) weights", rtol=1e-9, atol=1e-12)
+
+    return run_checks("pool_weights", func, cases, compare, points, seed)
+
+
+# The synthetic reviews of the length experiment: a few words lean positive, a few negative.
+_VOCAB, _LEANING = 30, 5
+
+
+def _word_probs() -> np.ndarray:
+    """(2, V) token probabilities of a negative (row 0) and a positive (row 1) review."""
+    p = np.full((2, _VOCAB), 0.8 / (_VOCAB - 2 * _LEANING))
+    p[1, :_LEANING], p[1, _LEANING:2 * _LEANING] = 0.03, 0.01
+    p[0, :_LEANING], p[0, _LEANING:2 * _LEANING] = 0.01, 0.03
+    return p
+
+
+def _reviews(rng: np.random.Generator, n: int, lo: int = 4, hi: int = 400):
+    """(counts (n, V), labels (n,)): review lengths log-uniform in [lo, hi)."""
+    lengths = np.exp(rng.uniform(np.log(lo), np.log(hi), size=n)).astype(np.int64)
+    labels = rng.integers(0, 2, size=n)
+    counts = rng.multinomial(lengths, _word_probs()[labels])
+    return counts, labels
+
+
+def _predict(w, b, counts):
+    x = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    return (x @ w + b > 0).astype(np.int64)
+
+
+def check_length_experiment(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(counts_train, y_train, counts_test, y_test, edges) -> {"w", "b", "accuracy"}`.
+
+    The reader trains a logistic regression on length-normalised counts and measures its
+    accuracy per length bucket of the test reviews. Checked: the reported accuracies are those of
+    the returned (w, b) on the test reviews, and on fresh reviews of more than 100 tokens that
+    the function never saw, (w, b) is within 0.03 of the best possible (Bayes) classifier.
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    edges = np.array([4, 10, 25, 60, 150, 400])
+    log_odds = np.log(_word_probs()[1] / _word_probs()[0])
+    cases = []
+    for k in range(2):
+        train, test = _reviews(rng, 2000), _reviews(rng, 1000)
+        fresh = _reviews(rng, 3000, lo=100)
+        bayes = float(np.mean((fresh[0] @ log_odds > 0) == fresh[1]))
+        cases.append(Case((train[0], train[1], test[0], test[1], edges.copy()),
+                          (test, fresh, bayes), f"experiment {k + 1}: 2,000 training reviews"))
+
+    def compare(got, expected):
+        (counts, labels), (fresh, fresh_labels), bayes = expected
+        if not isinstance(got, dict) or not {"w", "b", "accuracy"} <= set(got):
+            return "expected a dict with keys 'w', 'b' and 'accuracy'"
+        try:
+            w = _to_array(got["w"]).astype(np.float64).reshape(-1)
+            b = float(_to_array(got["b"]))
+        except Exception as exc:  # noqa: BLE001 - a reader may return anything
+            return f"'w' and 'b' could not be read as numbers ({type(exc).__name__})"
+        if w.shape != (_VOCAB,) or not np.isfinite(w).all() or not np.isfinite(b):
+            return f"'w' must be {_VOCAB} finite weights and 'b' a finite number"
+        right = _predict(w, b, counts) == labels
+        measured = _by_length(right, counts.sum(axis=1), edges)
+        problem = compare_arrays(got["accuracy"], measured, what="reported accuracy per bucket",
+                                 rtol=0, atol=1e-9)
+        if problem:
+            return problem + " (measured again from the returned w and b on the test reviews)"
+        long_acc = float(np.mean(_predict(w, b, fresh) == fresh_labels))
+        if long_acc < bayes - 0.03:
+            return (f"on fresh reviews of 100+ tokens the classifier scores {long_acc:.3f}; "
+                    f"the best possible is about {bayes:.3f}: train it further")
+        return None
+
+    return run_checks("length_experiment", func, cases, compare, points, seed)
+
+
+def _pack(x, lengths):
+    """The checker's own packing: longest first (ties by index), time-major, valid steps only."""
+    order = np.array(sorted(range(len(lengths)), key=lambda b: (-int(lengths[b]), b)))
+    sizes = np.array([int((lengths > t).sum()) for t in range(int(lengths.max()))])
+    data = np.concatenate([x[order[:n], t] for t, n in enumerate(sizes)])
+    return data, sizes, order
+
+
+def check_pack_batch(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(x (B, T, D), lengths (B,)) -> (data (sum(lengths), D), batch_sizes, order)`.
+
+    Packing as `pack_padded_sequence(..., enforce_sorted=False)` does it: the reviews ordered by
+    decreasing length (ties by index), then for each step t the step-t outputs of the reviews
+    still running, so that the layer can process step t for batch_sizes[t] reviews at once.
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((np.arange(6.0).reshape(2, 3, 1), np.array([2, 3])), None,
+                  "two reviews of lengths 2 and 3, one feature")]
+    for _ in range(5):
+        B, D = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+        lengths = rng.integers(1, 9, size=B)
+        if B > 2:
+            lengths[1] = lengths[0]  # a tie, broken by the index
+        x = _batch(rng, lengths, D, fill=float(rng.normal(7, 1)))
+        cases.append(Case((x, lengths), None, f"B={B}, D={D}, lengths {lengths.tolist()}, "
+                                              f"padded to {x.shape[1]}"))
+    for case in cases:
+        case.expected = _pack(*case.args)
+        case.args = tuple(a.copy() for a in case.args)
+
+    def compare(got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return "expected a tuple (data, batch_sizes, order)"
+        for g, e, what in zip(got, expected, ("packed data", "batch_sizes", "order")):
+            problem = compare_arrays(g, e, what=what, rtol=0, atol=0,
+                                     dtype_kind=None if what == "packed data" else "iu")
+            if problem:
+                return problem
+        return None
+
+    return run_checks("pack_batch", func, cases, compare, points, seed,
+                      forbid=("torch.nn.utils.rnn",))
