@@ -130,6 +130,8 @@ CHECKERS = {
         "search and model swapped": lambda *a: ref_search_errors(*a, flip=True),
         "greedy at every width": lambda p, s, w, r, ws: {k: ref_search_errors(p, s, w, r, [1])[1] for k in ws},
         "a list, not a dict": lambda *a: list(ref_search_errors(*a).values()),
+        "never compares the scores": lambda p, s, words, refs, widths: {
+            k: ["correct" if p(w, k) in refs[w] else "model" for w in words] for k in widths},
     }),
     "decode_loop": (exercises.check_decode_loop, ref_decode_loop, {
         "always teacher forcing": lambda step, h, bos, y, tf: ref_decode_loop(step, h, bos, y, True),
