@@ -92,3 +92,98 @@ def test_feedback_names_the_failing_input_but_not_the_reference_code(capsys):
     out = capsys.readouterr().out
     assert "check 1" in out and "negative entry" in out
     assert "eigvals" not in out and "def " not in out
+
+
+# --- issue 19's exercises: Adam with clipping, the bound's guarantee, the edge of vanishing
+import math  # noqa: E402
+
+import torch  # noqa: E402
+
+from checker_contract import checker_contract  # noqa: E402
+from rnnbook.exercises import ch04  # noqa: E402
+
+
+def adam_run(theta, grads, lr, beta1, beta2, eps, max_norm=None, *, correct=True, clip="global"):
+    theta, m, v, out = np.array(theta, dtype=float), 0.0, 0.0, []
+    for t, g in enumerate(grads, start=1):
+        if max_norm is not None and clip == "global":
+            g = g * min(1.0, max_norm / np.sqrt((g ** 2).sum()))
+        elif max_norm is not None:
+            g = np.clip(g, -max_norm, max_norm)
+        m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g ** 2
+        m_hat, v_hat = (m / (1 - beta1 ** t), v / (1 - beta2 ** t)) if correct else (m, v)
+        theta = theta - lr * m_hat / (np.sqrt(v_hat) + eps)
+        out.append(theta)
+    return np.array(out)
+
+
+def guaranteed_steps(W, gamma, eps, *, norm=lambda W: np.linalg.norm(W, 2), rounding=np.ceil):
+    if eps >= 1:
+        return 0
+    q = norm(W) * gamma
+    return math.inf if q >= 1 else int(rounding(np.log(eps) / np.log(q) - 1e-12))
+
+
+def edge_of_vanishing(scale, seed, *, H=32, T=100, trials=8, slope=True, pick=None):
+    rng, rates = np.random.default_rng(seed), []
+    for rho in ch04.EDGE_RADII:
+        runs = []
+        for _ in range(trials):
+            G = rng.standard_normal((H, H))
+            W = G * (rho / np.abs(np.linalg.eigvals(G)).max())
+            h, J = np.zeros(H), np.eye(H)
+            for _t in range(T):
+                h = np.tanh(W @ h + scale * rng.standard_normal(H))
+                J = ((1 - h ** 2)[:, None] if slope else 1.0) * (W @ J)
+            runs.append(np.log(np.linalg.norm(J, 2)) / T)
+        rates.append(float(np.mean(runs)))
+    k = next(k for k, r in enumerate(rates) if r >= 0) if pick is None else pick(rates)
+    return ch04.EDGE_RADII[k], rates
+
+
+def _not_per_step(scale, seed):
+    radius, rates = edge_of_vanishing(scale, seed)
+    return radius, [100 * r for r in rates]  # log ||dh_T/dh_0|| itself, not divided by T
+
+
+CHECKERS = {
+    "adam_run": (ch04.check_adam_run, adam_run, {
+        "no bias correction": lambda *a: adam_run(*a, correct=False),
+        "clips each entry, not the global norm": lambda *a: adam_run(*a, clip="entry"),
+        "returns only the last step": lambda *a: adam_run(*a)[-1],
+        "eps inside the square root": lambda th, g, lr, b1, b2, eps, c: adam_run(th, g, lr, b1, b2, 0.0, c)
+        if eps < 1e-7 else adam_run(th, g, lr, b1, b2, math.sqrt(eps), c),
+    }),
+    "guaranteed_steps": (ch04.check_guaranteed_steps, guaranteed_steps, {
+        "spectral radius instead of norm": lambda *a: guaranteed_steps(
+            *a, norm=lambda W: np.abs(np.linalg.eigvals(W)).max()),
+        "floor instead of ceiling": lambda *a: guaranteed_steps(*a, rounding=np.floor),
+        "ignores gamma_g": lambda W, g, e: guaranteed_steps(W, 1.0, e),
+        "None for no guarantee": lambda *a: None if guaranteed_steps(*a) == math.inf else guaranteed_steps(*a),
+    }),
+    "edge_of_vanishing": (ch04.check_edge_of_vanishing, edge_of_vanishing, {
+        "a linear network's rates": lambda s, seed: edge_of_vanishing(s, seed, slope=False),
+        "the largest radius": lambda s, seed: edge_of_vanishing(s, seed, pick=lambda r: len(r) - 1),
+        "the log norm, not per step": _not_per_step,
+        "rates of other input scale": lambda s, seed: edge_of_vanishing(2.0 * s, seed),
+    }),
+}
+
+(test_the_reference_earns_full_marks_on_fresh_inputs,
+ test_an_unattempted_exercise_scores_zero_and_says_so,
+ test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
+
+
+def test_the_adam_checker_agrees_with_torch_optim_adam_and_clipping():
+    rng = np.random.default_rng(0)
+    theta, grads = rng.normal(size=5), rng.normal(size=(7, 5)) * 3
+    p = torch.nn.Parameter(torch.from_numpy(theta.copy()))
+    opt = torch.optim.Adam([p], lr=0.05, betas=(0.8, 0.99), eps=1e-3)
+    ours = ch04._adam_reference(theta, grads, 0.05, 0.8, 0.99, 1e-3, 2.0)
+    for k, g in enumerate(grads):
+        p.grad = torch.from_numpy(g.copy())
+        norm = float(p.grad.norm())
+        if norm > 2.0:
+            p.grad.mul_(2.0 / norm)
+        opt.step()
+        assert np.allclose(p.detach().numpy(), ours[k], rtol=1e-12, atol=1e-14)

@@ -115,3 +115,152 @@ def check_orthogonal_from(func: Callable, points: float = 1.0, seed: int | None 
         return compare_arrays(got, expected, what="orthogonal matrix Q", rtol=1e-6, atol=1e-9)
 
     return run_checks("orthogonal_from", func, cases, compare, points, seed)
+
+
+# --- issue 19: Adam with clipping by hand, the bound's guarantee, the edge of vanishing
+
+def _adam_reference(theta, grads, lr, beta1, beta2, eps, max_norm):
+    """The checker's own Adam (torch.optim.Adam's arithmetic), after clipping each gradient."""
+    theta, m, v, out = theta.astype(np.float64).copy(), np.zeros_like(theta), np.zeros_like(theta), []
+    for t, g in enumerate(grads, start=1):
+        norm = float(np.sqrt((g ** 2).sum()))
+        if max_norm is not None and norm > max_norm:
+            g = g * (max_norm / norm)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        denom = np.sqrt(v) / np.sqrt(1 - beta2 ** t) + eps
+        theta = theta - (lr / (1 - beta1 ** t)) * m / denom
+        out.append(theta.copy())
+    return np.array(out).reshape((len(grads),) + theta.shape)
+
+
+def check_adam_run(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(theta, grads, lr, beta1, beta2, eps, max_norm) -> (K, n)`: K clipped Adam steps."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    specs = [(np.zeros(2), np.array([[3.0, 4.0], [3.0, 4.0]]), 0.1, 0.9, 0.999, 1e-8, None,
+              "two equal gradients [3, 4] from zero, no clipping: each step moves each weight by lr")]
+    for _ in range(3):
+        n, K = int(rng.integers(1, 7)), int(rng.integers(1, 12))
+        scale = 10.0 ** rng.uniform(-3, 1, size=n)  # weights whose gradients differ in scale
+        specs.append((rng.normal(size=n), rng.normal(size=(K, n)) * scale, float(rng.uniform(1e-3, 0.1)),
+                      float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.9, 0.9999)), 1e-8, None,
+                      f"n={n}, {K} steps, gradient scales over four decades"))
+    for _ in range(2):
+        n, K = int(rng.integers(2, 7)), int(rng.integers(3, 12))
+        grads = rng.normal(size=(K, n)) * rng.choice([0.1, 5.0], size=(K, 1))  # some steps clipped
+        specs.append((rng.normal(size=n), grads, float(rng.uniform(1e-3, 0.1)), 0.9, 0.999,
+                      float(rng.uniform(1e-8, 1e-2)), float(rng.uniform(0.5, 2.0)),
+                      f"n={n}, {K} steps, clipped at a global norm, eps not negligible"))
+    cases = []
+    for theta, grads, lr, b1, b2, eps, max_norm, description in specs:
+        expected = _adam_reference(theta, grads, lr, b1, b2, eps, max_norm)
+        cases.append(Case((theta.copy(), grads.copy(), lr, b1, b2, eps, max_norm), expected, description))
+
+    def compare(got, expected):
+        return compare_arrays(got, expected, what="parameters after each step", rtol=1e-7, atol=1e-10)
+
+    return run_checks("adam_run", func, cases, compare, points, seed,
+                      forbid=("torch.optim", "torch.nn.utils.clip_grad"))
+
+
+def check_guaranteed_steps(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(W_hh, gamma_g, eps) -> int or inf`: the steps after which the bound guarantees eps."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    specs = [(np.diag([0.5, 0.25]), 1.0, 0.01, "diag(0.5, 0.25), tanh, eps = 0.01"),
+             (1.2 * np.eye(3), 1.0, 0.1, "1.2 times the identity, tanh: the bound guarantees nothing")]
+    for _ in range(3):
+        H = int(rng.integers(2, 9))
+        W = rng.normal(size=(H, H)) / np.sqrt(H) * rng.uniform(0.2, 1.0)
+        gamma = float(rng.choice([1.0, 0.25]))
+        specs.append((W, gamma, float(10 ** rng.uniform(-12, -1)), f"a random {H}x{H} matrix, gamma_g={gamma:g}"))
+    H = int(rng.integers(2, 6))
+    W = np.triu(rng.normal(size=(H, H))) * 3.0
+    np.fill_diagonal(W, 0.3)  # spectral radius 0.3, spectral norm above 1
+    specs.append((W, 1.0, 1e-3, "spectral radius 0.3 but a large spectral norm"))
+    specs.append((rng.normal(size=(3, 3)) * 0.1, 1.0, 2.0, "eps above 1: nothing to wait for"))
+    cases = []
+    for W, gamma, eps, description in specs:
+        q = float(np.linalg.norm(W, 2)) * gamma
+        if eps >= 1:
+            expected = 0.0
+        elif q >= 1:
+            expected = float("inf")
+        else:
+            expected = float(np.ceil(np.log(eps) / np.log(q) - 1e-12))
+        cases.append(Case((W.copy(), gamma, eps), expected, description))
+
+    def compare(got, expected):
+        try:
+            value = float(got.item() if hasattr(got, "item") else got)
+        except (TypeError, ValueError):
+            return f"expected a number (or math.inf), got {type(got).__name__}"
+        if value != expected:
+            return f"got {got!r:.60}, expected {expected!r}"
+        return None
+
+    return run_checks("guaranteed_steps", func, cases, compare, points, seed)
+
+
+EDGE_RADII = tuple(1.0 + 0.25 * k for k in range(9))  # 1, 1.25, ..., 3: where the experiment looks
+
+
+def _growth_rate(rho: float, input_scale: float, seed: int, H: int = 32, T: int = 100,
+                 trials: int = 16) -> float:
+    """The checker's own mean of (1/T) log ||dh_T/dh_0||_2 over random tanh networks."""
+    rng = np.random.default_rng(seed)
+    rates = []
+    for _ in range(trials):
+        G = rng.standard_normal((H, H))
+        W = G * (rho / np.abs(np.linalg.eigvals(G)).max())
+        h, J, log_norm = np.zeros(H), np.eye(H), 0.0
+        for _t in range(T):
+            h = np.tanh(W @ h + input_scale * rng.standard_normal(H))
+            J = (1 - h ** 2)[:, None] * (W @ J)
+            size = np.abs(J).max()  # renormalised, so that long runs neither under- nor overflow
+            J, log_norm = J / size, log_norm + np.log(size)
+        rates.append((log_norm + np.log(np.linalg.norm(J, 2))) / T)
+    return float(np.mean(rates))
+
+
+def check_edge_of_vanishing(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(input_scale, seed) -> (radius, rates)`, the experiment's smallest radius at which
+    the Jacobian of a driven tanh network stops vanishing; the checker re-measures on new networks."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for scale in (rng.uniform(0.2, 0.5), rng.uniform(0.6, 1.0)):
+        run_seed, check_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
+        cases.append(Case((float(scale), run_seed), (float(scale), check_seed),
+                          f"input scale {scale:.3f}, seed {run_seed}"))
+
+    def compare(got, expected):
+        scale, check_seed = expected
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return f"expected a pair (radius, rates), got {type(got).__name__}"
+        try:
+            radius, rates = float(got[0]), [float(r) for r in got[1]]
+        except (TypeError, ValueError):
+            return "the radius must be a number and the rates a list of numbers"
+        if len(rates) != len(EDGE_RADII):
+            return f"expected {len(EDGE_RADII)} rates (radii 1, 1.25, ..., 3), got {len(rates)}"
+        on_grid = [k for k, r in enumerate(EDGE_RADII) if abs(r - radius) < 1e-9]
+        if not on_grid:
+            return f"the radius {radius!r} is not one of 1, 1.25, ..., 3"
+        k = on_grid[0]
+        if rates[k] < 0 or any(r >= 0 for r in rates[:k]):
+            return f"your own rates say that {radius:g} is not the smallest radius with a rate >= 0"
+        for j in (k - 1, k):
+            if j < 0:
+                continue
+            ours = _growth_rate(EDGE_RADII[j], scale, check_seed + j)
+            if abs(ours - rates[j]) > 0.06:  # 16 networks here, 8 there: about 4.5 sd
+                return (f"at radius {EDGE_RADII[j]:g} you measured a rate of {rates[j]:+.3f} per step; "
+                        f"new networks give {ours:+.3f}")
+            if (j == k and ours < -0.04) or (j < k and ours > 0.04):
+                return (f"at radius {EDGE_RADII[j]:g} new networks give a rate of {ours:+.3f} per step, "
+                        f"which does not support the radius you found")
+        return None
+
+    return run_checks("edge_of_vanishing", func, cases, compare, points, seed)
