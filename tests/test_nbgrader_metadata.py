@@ -106,3 +106,29 @@ def test_the_exercise_catalogue_page_is_generated_from_the_notebooks():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["sphinx"]["local_extensions"]["exercise_catalogue"] == "book/_ext"
     assert all(ex.level for ex in EXERCISES)
+
+
+def _chapter_number(ex):
+    return int(ex.notebook[:2])
+
+
+@pytest.mark.parametrize("number", range(15), ids=[f"ch{n:02d}" for n in range(15)])
+def test_every_chapter_has_enough_exercises_of_every_kind(number):
+    """Issue 19: chapters 1-14 have >= 5 exercises, among them a written answer (graded by hand,
+    with an answer key and a rubric) and an experiment (a measured property checked by code);
+    chapter 0 has >= 2. Every exercise says its kind, points and time."""
+    found = [ex for ex in EXERCISES if _chapter_number(ex) == number]
+    least = 2 if number == 0 else 5
+    assert len(found) >= least, f"chapter {number}: {len(found)} exercises, needs at least {least}"
+    for ex in found:
+        assert ex.points > 0 and ex.minutes > 0, f"{ex.label}: points {ex.points}, minutes {ex.minutes}"
+        assert ex.kind in {"implement", "written", "experiment", "implement + written"}, (ex.label, ex.kind)
+    if number == 0:
+        return
+    labels = [ex.label for ex in found]
+    assert any(ex.written for ex in found), f"chapter {number}: no written answer among {labels}"
+    assert all(w.points > 0 for ex in found for w in ex.written), f"chapter {number}: a written answer without points"
+    experiments = [ex for ex in found if ex.kind == "experiment"]
+    assert experiments, f"chapter {number}: no exercise tagged kind-experiment among {labels}"
+    assert all(ex.minutes_tag for ex in experiments), "an experiment must state its time (a minutes-N tag)"
+    assert any(ex.kind.startswith("implement") for ex in found), f"chapter {number}: nothing to implement"
