@@ -121,3 +121,31 @@ NEW_CHECKERS = {
 (test_new_references_earn_full_marks_on_fresh_inputs,
  test_new_unattempted_exercises_score_zero_and_say_so,
  test_new_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(NEW_CHECKERS)
+
+
+def masked_reference(params, xs, lengths, labels, stop=0, stable=True, reduce=np.mean):
+    B, T, _ = xs.shape
+    h = np.zeros((B, len(params["b_h"])))
+    for t in range(T):
+        new = np.tanh(xs[:, t] @ params["W_xh"].T + h @ params["W_hh"].T + params["b_h"])
+        keep = (t < np.asarray(lengths) + stop)[:, None]
+        h = np.where(keep, new, h)
+    o = h @ params["W_hy"].T + params["b_y"]
+    shift = o.max(axis=1, keepdims=True) if stable else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        log_z = np.log(np.exp(o - shift).sum(axis=1)) + np.squeeze(shift)
+    return float(reduce(log_z - o[np.arange(B), labels])), h
+
+
+MASKED_CHECKERS = {
+    "masked_batch_forward": (exercises.check_masked_batch_forward, masked_reference, {
+        "ignores the padding mask": lambda p, x, n, y: masked_reference(p, x, np.full(len(n), x.shape[1]), y),
+        "one step too many": lambda p, x, n, y: masked_reference(p, x, n, y, stop=1),
+        "exp without the maximum": lambda p, x, n, y: masked_reference(p, x, n, y, stable=False),
+        "summed, not averaged": lambda p, x, n, y: masked_reference(p, x, n, y, reduce=np.sum),
+    }),
+}
+
+(test_masked_reference_earns_full_marks,
+ test_masked_unattempted_scores_zero,
+ test_masked_wrong_answers_earn_less) = checker_contract(MASKED_CHECKERS)

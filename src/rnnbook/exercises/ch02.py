@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import scratch as _scratch
 from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+from ._guard import SOFTMAX_FUNCTIONS as _SOFTMAX_FORBID
 
 
 def _weights(rng: np.random.Generator, D: int, H: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,3 +205,60 @@ def check_memory_curve(func: Callable, points: float = 1.0, seed: int | None = N
 
     return run_checks("memory_curve", func, cases, compare, points, seed,
                       forbid=("sklearn.linear_model",))
+
+
+def _one_by_one(params, xs, lengths, labels):
+    """The checker's own answer: each sequence run alone to its length, no padding at all."""
+    losses, finals = [], []
+    for x, n, y in zip(xs, lengths, labels):
+        h = np.zeros(len(params["b_h"]))
+        for t in range(int(n)):
+            h = np.tanh(params["W_xh"] @ x[t] + params["W_hh"] @ h + params["b_h"])
+        o = params["W_hy"] @ h + params["b_y"]
+        losses.append(np.log(np.sum(np.exp(o - o.max()))) + o.max() - o[y])
+        finals.append(h)
+    return float(np.mean(losses)), np.array(finals)
+
+
+def check_masked_batch_forward(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(params, xs, lengths, labels) -> (mean_loss, final_states)` for a padded batch
+    read by a many-to-one vanilla RNN: each sequence's state stops at its own length."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(6):
+        B, T = int(rng.integers(1, 7)), int(rng.integers(1, 10))
+        D, H, V = int(rng.integers(1, 6)), int(rng.integers(2, 7)), int(rng.integers(2, 7))
+        params = {"W_xh": rng.normal(0, 0.8, (H, D)), "W_hh": rng.normal(0, 0.8, (H, H)),
+                  "b_h": rng.normal(0, 0.5, H), "W_hy": rng.normal(0, 1.0, (V, H)),
+                  "b_y": rng.normal(0, 0.5, V)}
+        lengths = np.full(B, T) if i == 0 else rng.integers(1, T + 1, B)
+        xs = rng.normal(size=(B, T, D))
+        for b, n in enumerate(lengths):     # padding that must not leak into the states
+            xs[b, n:] = rng.normal(0, 50, (T - n, D))
+        labels = rng.integers(0, V, B)
+        what = f"B={B} sequences padded to T={T}, D={D}, H={H}, V={V}, lengths {lengths.tolist()}"
+        if i == 0:
+            what += " (no padding)"
+        if i == 5:
+            params["W_hy"] *= 100.0
+            params["b_y"] += 1000.0
+            what += " (logits around 1000: subtract the maximum before exp)"
+        expected = _one_by_one(params, xs, lengths, labels)
+        cases.append(Case(({k: v.copy() for k, v in params.items()}, xs.copy(), lengths.copy(),
+                           labels.copy()), expected, what))
+
+    def compare(got, expected):
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return f"expected a pair (mean_loss, final_states), got {type(got).__name__}"
+        try:
+            loss = float(np.asarray(got[0], dtype=np.float64).reshape(()))
+        except Exception:  # noqa: BLE001 - a reader may return anything
+            return f"mean_loss should be one number, got {type(got[0]).__name__}"
+        problem = compare_arrays(got[1], expected[1], what="final states (B, H)", rtol=1e-6, atol=1e-9)
+        return problem or compare_arrays(np.array(loss), np.array(expected[0]), what="mean loss",
+                                         rtol=1e-6, atol=1e-9)
+
+    return run_checks("masked_batch_forward", func, cases, compare, points, seed,
+                      forbid=("torch.nn.functional.cross_entropy", "torch.nn.utils.rnn")
+                      + _SOFTMAX_FORBID)
