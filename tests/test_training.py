@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import charlm, condlm, ctc_strips, g2p, newcomers, sentiment, training, wordlm
+from rnnbook import (charlm, condlm, ctc_strips, g2p, newcomers, sentiment, training,
+                     word2vec, wordlm)
 
 N, K = 6, 2  # steps of the whole run, step after which the signal arrives
 quiet = lambda s: None  # noqa: E731
@@ -148,12 +149,56 @@ def test_a_time_budget_stops_a_call_only_after_one_step(tmp_path):
         training.Run(tmp_path / "u.pt")
 
 
-@pytest.mark.parametrize("module", [charlm, condlm, sentiment, newcomers, ctc_strips, g2p, wordlm])
+@pytest.mark.parametrize("module", [charlm, condlm, sentiment, newcomers, ctc_strips, g2p, wordlm,
+                                    word2vec])
 def test_every_training_script_takes_the_common_flags(module, capsys):
     with pytest.raises(SystemExit) as stop:
         module._main(["train", "--help"])
     assert stop.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--resume", "--minutes", "--max-steps", "--out", "--state", "--seed", "--device",
-                 "--threads", "--save-every"):
+    flags = ["--resume", "--minutes", "--out", "--state", "--seed"]
+    if module is not word2vec:  # a NumPy trainer, whose step is an epoch
+        flags += ["--max-steps", "--device", "--threads", "--save-every"]
+    for flag in flags:
         assert flag in out, (module.__name__, flag)
+
+
+def test_word2vec_stopped_by_a_signal_after_an_epoch_resumes_to_the_uninterrupted_vectors(
+        tmp_path, monkeypatch):
+    # word2vec's step is an epoch (a numba kernel over the whole corpus): the signal stops it
+    # after the epoch under way, its .npz state is saved after every epoch
+    from types import SimpleNamespace
+
+    from rnnbook import corpora
+    rng = np.random.default_rng(5)
+    sents = [[f"w{k}" for k in rng.zipf(1.5, 12) % 30] for _ in range(200)]
+    words, counts = np.unique([w for s in sents for w in s], return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    corpus = SimpleNamespace(words=[str(w) for w in words[order]], counts=counts[order],
+                             sentences=lambda: sents)
+    monkeypatch.setattr(corpora, "load_corpus", lambda: corpus)
+
+    def run(name, resume=False):
+        word2vec._main(["train", "--out", str(tmp_path / f"{name}.npz"), "--state",
+                        str(tmp_path / f"{name}_state.npz"), "--epochs", "3", "--min-count", "1",
+                        "--vector-size", "8"] + (["--resume"] if resume else []))
+        return np.load(tmp_path / f"{name}_state.npz")
+
+    whole = run("whole")
+    train_arrays = word2vec.train_arrays
+
+    def then_signal(*args, **kw):
+        st = train_arrays(*args, **kw)
+        if st.epochs_done == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return st
+
+    with monkeypatch.context() as m:
+        m.setattr(word2vec, "train_arrays", then_signal)
+        assert int(run("cut")["epochs_done"]) == 1
+    resumed = run("cut", resume=True)
+    assert int(whole["epochs_done"]) == int(resumed["epochs_done"]) == 3
+    assert np.array_equal(whole["W_in"], resumed["W_in"])
+    assert np.array_equal(whole["W_out"], resumed["W_out"])
+    with pytest.raises(FileExistsError, match="--resume"):
+        run("whole")

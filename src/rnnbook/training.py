@@ -222,24 +222,29 @@ class Run:
 # ---------------------------------------------------------------------- command line
 
 def common_flags(p: argparse.ArgumentParser, *, minutes_required: bool = True,
-                 out_required: bool = True, state: bool = True, save_every: float | None = 300.0,
-                 device: str | None = None, seed: int | None = None) -> argparse.ArgumentParser:
+                 out_required: bool = True, state_required: bool = True,
+                 save_every: float | None = 300.0, torch_flags: bool = True,
+                 device: str | None = None, seed: int | None = None,
+                 max_steps: bool = True) -> argparse.ArgumentParser:
     """Add the flags every training script shares: --minutes --max-steps --out --state --resume
-    --save-every --threads --device (and --seed when the script has no config field for it)."""
+    --save-every --threads --device (and --seed when the script has no config field for it;
+    `torch_flags=False` leaves out --threads and --device for the NumPy trainers)."""
     p.add_argument("--minutes", type=float, required=minutes_required, default=None,
                    help="wall-clock minutes for this call (it saves and stops after them)")
-    p.add_argument("--max-steps", type=int, default=None,
-                   help="stop once the run has taken this many steps in total")
+    if max_steps:
+        p.add_argument("--max-steps", type=int, default=None,
+                       help="stop once the run has taken this many steps in total")
     p.add_argument("--out", required=out_required, default=None,
                    help="small shipped file, rewritten at every save")
-    if state:
-        p.add_argument("--state", required=True, help="resumable training state (keep it out of git)")
-        p.add_argument("--resume", action="store_true", help="continue from --state")
+    p.add_argument("--state", required=state_required,
+                   help="resumable training state (keep it out of git)")
+    p.add_argument("--resume", action="store_true", help="continue from --state")
     if save_every is not None:
         p.add_argument("--save-every", type=float, default=save_every, help="seconds between saves")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--device", default=device, help="cpu, cuda, mps or auto "
-                   f"(default: {device or '$RNNBOOK_DEVICE, else auto'})")
+    if torch_flags:
+        p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+        p.add_argument("--device", default=device, help="cpu, cuda, mps or auto "
+                       f"(default: {device or '$RNNBOOK_DEVICE, else auto'})")
     if seed is not None:
         p.add_argument("--seed", type=int, default=seed, help="random seed of a fresh run")
     return p

@@ -27,8 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import RunClock, check_state_path
 from .data import Vocab, encode_sentences
 from .packaged import DATA_DIR
+from .training import common_flags
 from .vectors import (Embeddings, analogy_accuracy, evaluate, gensim_test_file,  # noqa: F401
                       read_analogies, wordsim_spearman)
 
@@ -382,38 +384,50 @@ def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.word2vec")
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train on the chapter 8 corpus (rnnbook.corpora)")
-    t.add_argument("--out", required=True, help=".npz of the most frequent --keep words, float16")
-    t.add_argument("--state", help="resumable training state (.npz), saved after every epoch")
+    # an epoch is this trainer's step: --minutes and signals stop it after the epoch under way
+    common_flags(t, minutes_required=False, state_required=False, save_every=None,
+                 torch_flags=False, seed=0, max_steps=False)
     t.add_argument("--keep", type=int, default=40_000)
     for name, default in (("vector-size", 100), ("window", 5), ("negative", 5), ("min-count", 5),
-                          ("epochs", 5), ("seed", 0)):
+                          ("epochs", 5)):
         t.add_argument(f"--{name}", type=int, default=default)
     t.add_argument("--sample", type=float, default=1e-3)
     t.add_argument("--alpha", type=float, default=0.025)
     t.add_argument("--cbow", action="store_true")
     a = p.parse_args(argv)
+    if a.state is not None:
+        check_state_path(a.state, a.resume)
+    elif a.resume:
+        p.error("--resume needs --state")
 
     from .corpora import load_corpus
 
     corpus = load_corpus()
     vocab = build_vocabulary(dict(zip(corpus.words, corpus.counts.tolist())), a.min_count, a.sample)
     ids, bounds = encode(corpus.sentences(), vocab)
-    state = None
-    if a.state and Path(a.state).exists():
-        state = Word2VecState.load(a.state)
-        print(f"resuming after epoch {state.epochs_done}", flush=True)
+    st = None
+    if a.resume:
+        st = Word2VecState.load(a.state)
+        print(f"resuming after epoch {st.epochs_done}", flush=True)
     t0 = time.perf_counter()
-
-    def report(st: Word2VecState) -> None:
-        el = time.perf_counter() - t0
-        print(f"epoch {st.epochs_done}/{a.epochs} loss {st.losses[-1]:.4f} {el:.0f}s", flush=True)
-        if a.state:
-            st.save(a.state)
-
-    st = train_arrays(ids, bounds, vocab, a.vector_size, a.window, a.negative, a.epochs, a.alpha,
-                      1e-4, a.seed, not a.cbow, state=state, on_epoch=report)
-    Embeddings(vocab.words, st.W_in).restrict(a.keep).save(a.out)
-    print(f"saved {a.out} in {time.perf_counter() - t0:.1f}s", flush=True)
+    taken = 0
+    with RunClock(a.minutes, a.epochs) as clock:
+        while (0 if st is None else st.epochs_done) < a.epochs and not clock.signalled and not (
+                taken and a.minutes is not None and clock.elapsed() >= 60 * a.minutes):
+            done = 0 if st is None else st.epochs_done
+            st = train_arrays(ids, bounds, vocab, a.vector_size, a.window, a.negative, a.epochs,
+                              a.alpha, 1e-4, a.seed, not a.cbow, state=st, stop_after=done + 1)
+            taken += 1
+            print(f"epoch {st.epochs_done}/{a.epochs} loss {st.losses[-1]:.4f} "
+                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+            if a.state:
+                st.save(a.state)
+        if clock.signalled:
+            print("signal received: saved after the epoch under way, stopping", flush=True)
+    if st is not None:
+        Embeddings(vocab.words, st.W_in).restrict(a.keep).save(a.out)
+        print(f"saved {a.out} after epoch {st.epochs_done}/{a.epochs} in "
+              f"{time.perf_counter() - t0:.1f}s", flush=True)
 
 
 if __name__ == "__main__":
