@@ -96,3 +96,34 @@ CHECKERS["temperature_sweep"] = (exercises.check_temperature_sweep, temperature_
 (test_the_reference_earns_full_marks_on_fresh_inputs,
  test_an_unattempted_exercise_scores_zero_and_says_so,
  test_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(CHECKERS)
+
+
+def tokens_to_notes(tokens, bars_clear=False, stop_at_end=True):
+    from fractions import Fraction
+
+    notes, now, pitch, pending = [], Fraction(0), None, False
+    for tok in tokens:
+        if tok == "END":
+            if notes and stop_at_end:
+                break
+        elif tok == "|":
+            pending = pending and not bars_clear
+        elif tok.startswith("P") or tok == "R":
+            pitch, pending = (None if tok == "R" else int(tok[1:])), True
+        elif pending:
+            notes.append((pitch, float(now), float(Fraction(tok[1:]))))
+            now += Fraction(tok[1:])
+            pending = False
+    return notes
+
+
+NOTES = {"tokens_to_notes": (exercises.check_tokens_to_notes, tokens_to_notes, {
+    "a bar line drops the pending pitch": lambda t: tokens_to_notes(t, bars_clear=True),
+    "reads past END": lambda t: tokens_to_notes(t, stop_at_end=False),
+    "start times from zero for every note": lambda t: [(p, 0.0, d) for p, _, d in tokens_to_notes(t)],
+    "rests dropped": lambda t: [n for n in tokens_to_notes(t) if n[0] is not None],
+})}
+
+(test_notes_reference_earns_full_marks,
+ test_notes_not_attempted_scores_zero,
+ test_notes_wrong_answers_lose_credit) = checker_contract(NOTES)

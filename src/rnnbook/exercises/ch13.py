@@ -207,3 +207,82 @@ def check_temperature_sweep(func: Callable, points: float = 1.0, seed: int | Non
         return None
 
     return run_checks("temperature_sweep", func, cases, compare, points, seed)
+
+
+def _notes(tokens):
+    """(pitch or None, start, duration) of every timed note, in the checker's own words."""
+    from fractions import Fraction
+
+    out, now, waiting, have = [], Fraction(0), None, False
+    for tok in tokens:
+        if tok == "END":
+            if out:
+                break
+        elif tok[0] == "P" or tok == "R":
+            waiting, have = (None if tok == "R" else int(tok[1:])), True
+        elif tok[0] == "D":
+            if have:
+                length = Fraction(tok[1:])
+                out.append((waiting, float(now), float(length)))
+                now += length
+            have = False
+    return out
+
+
+def _random_tokens(rng: np.random.Generator, n: int) -> list[str]:
+    durations = ["D1", "D1/2", "D2", "D3/2", "D1/4", "D3", "D1/3"]
+    out = []
+    for _ in range(n):
+        u = rng.random()
+        if u < 0.55:  # mostly well-formed notes, so the timing matters
+            out += [f"P{int(rng.integers(55, 80))}" if rng.random() < 0.85 else "R",
+                    str(rng.choice(durations))]
+        elif u < 0.7:
+            out.append("|")
+        elif u < 0.8:
+            out.append(f"P{int(rng.integers(55, 80))}")  # a pitch with no duration yet
+        elif u < 0.9:
+            out.append(str(rng.choice(durations)))        # a duration with nothing to time
+        else:
+            out.append("END" if rng.random() < 0.5 else "R")
+    return out
+
+
+def check_tokens_to_notes(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(tokens) -> [(pitch or None, start, duration), ...]`: the timed notes of a
+    melody's tokens, with the rules of the task (a pending pitch or rest is timed by the next
+    duration, bar lines are skipped, an END after the first note ends the melody)."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = [Case((["P60", "D1", "|", "R", "D1/2", "P62", "D3/2", "END"],), None,
+                  "a note, a bar line, a rest and a note"),
+             Case((["END", "P67", "P69", "|", "D2", "D1", "END", "P70", "D1"],), None,
+                   "a leading END, a replaced pitch, a bar line inside a note, a stray duration")]
+    for _ in range(5):
+        cases.append(Case((_random_tokens(rng, int(rng.integers(5, 60))),), None,
+                          "random tokens"))
+    for case in cases:
+        case.expected = _notes(case.args[0])
+        case.args = (list(case.args[0]),)
+
+    def compare(got, expected):
+        if not isinstance(got, (list, tuple)):
+            return f"expected a list of (pitch, start, duration), got {type(got).__name__}"
+        if len(got) != len(expected):
+            return f"{len(got)} notes, expected {len(expected)}"
+        for i, (g, e) in enumerate(zip(got, expected)):
+            try:
+                pitch, start, duration = g
+                same = (pitch is None) == (e[0] is None) and (pitch is None or int(pitch) == e[0])
+                timed = np.isclose(float(start), e[1], atol=1e-9) and np.isclose(
+                    float(duration), e[2], atol=1e-9)
+            except (TypeError, ValueError) as exc:
+                return f"note {i} is not a (pitch, start, duration) triple ({type(exc).__name__})"
+            if not same:
+                return f"note {i} has pitch {pitch!r}, expected {e[0]!r}"
+            if not timed:
+                return (f"note {i} (pitch {e[0]!r}) is timed ({float(start):g}, {float(duration):g}), "
+                        f"expected ({e[1]:g}, {e[2]:g})")
+        return None
+
+    return run_checks("tokens_to_notes", func, cases, compare, points, seed)
