@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnbook import (charlm, condlm, ctc_strips, g2p, newcomers, sentiment, training,
+from rnnbook import (charlm, condlm, ctc_strips, g2p, glove, newcomers, sentiment, training,
                      word2vec, wordlm)
 
 N, K = 6, 2  # steps of the whole run, step after which the signal arrives
@@ -150,23 +150,24 @@ def test_a_time_budget_stops_a_call_only_after_one_step(tmp_path):
 
 
 @pytest.mark.parametrize("module", [charlm, condlm, sentiment, newcomers, ctc_strips, g2p, wordlm,
-                                    word2vec])
+                                    word2vec, glove])
 def test_every_training_script_takes_the_common_flags(module, capsys):
     with pytest.raises(SystemExit) as stop:
         module._main(["train", "--help"])
     assert stop.value.code == 0
     out = capsys.readouterr().out
     flags = ["--resume", "--minutes", "--out", "--state", "--seed"]
-    if module is not word2vec:  # a NumPy trainer, whose step is an epoch
+    if module not in (word2vec, glove):  # NumPy trainers, whose step is an epoch
         flags += ["--max-steps", "--device", "--threads", "--save-every"]
     for flag in flags:
         assert flag in out, (module.__name__, flag)
 
 
-def test_word2vec_stopped_by_a_signal_after_an_epoch_resumes_to_the_uninterrupted_vectors(
-        tmp_path, monkeypatch):
-    # word2vec's step is an epoch (a numba kernel over the whole corpus): the signal stops it
-    # after the epoch under way, its .npz state is saved after every epoch
+@pytest.mark.parametrize("name", ["word2vec", "glove"])
+def test_a_numpy_trainer_stopped_by_a_signal_after_an_epoch_resumes_to_the_uninterrupted_vectors(
+        name, tmp_path, monkeypatch):
+    # word2vec's and GloVe's step is an epoch (a numba kernel over the whole corpus): the signal
+    # stops them after the epoch under way; their .npz state is saved after every epoch
     from types import SimpleNamespace
 
     from rnnbook import corpora
@@ -177,28 +178,39 @@ def test_word2vec_stopped_by_a_signal_after_an_epoch_resumes_to_the_uninterrupte
     corpus = SimpleNamespace(words=[str(w) for w in words[order]], counts=counts[order],
                              sentences=lambda: sents)
     monkeypatch.setattr(corpora, "load_corpus", lambda: corpus)
+    module = {"word2vec": word2vec, "glove": glove}[name]
+    extra = ["--min-count", "1"] if name == "word2vec" else []
 
-    def run(name, resume=False):
-        word2vec._main(["train", "--out", str(tmp_path / f"{name}.npz"), "--state",
-                        str(tmp_path / f"{name}_state.npz"), "--epochs", "3", "--min-count", "1",
-                        "--vector-size", "8"] + (["--resume"] if resume else []))
-        return np.load(tmp_path / f"{name}_state.npz")
+    def run(run_name, resume=False):
+        module._main(["train", "--out", str(tmp_path / f"{run_name}.npz"), "--state",
+                      str(tmp_path / f"{run_name}_state.npz"), "--epochs", "3",
+                      "--vector-size", "8"] + extra + (["--resume"] if resume else []))
+        return np.load(tmp_path / f"{run_name}_state.npz")
 
     whole = run("whole")
-    train_arrays = word2vec.train_arrays
+    if name == "word2vec":
+        train_arrays = word2vec.train_arrays
 
-    def then_signal(*args, **kw):
-        st = train_arrays(*args, **kw)
-        if st.epochs_done == 1:
+        def then_signal(*args, **kw):
+            st = train_arrays(*args, **kw)
+            if st.epochs_done == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return st
+        target = (word2vec, "train_arrays", then_signal)
+    else:
+        kernels = glove._kernels()
+
+        def epoch_then_signal(*args):
+            loss = kernels["epoch"](*args)
             os.kill(os.getpid(), signal.SIGTERM)
-        return st
-
+            return loss
+        target = (glove, "_kernels", lambda: {**kernels, "epoch": epoch_then_signal})
     with monkeypatch.context() as m:
-        m.setattr(word2vec, "train_arrays", then_signal)
+        m.setattr(*target)
         assert int(run("cut")["epochs_done"]) == 1
     resumed = run("cut", resume=True)
     assert int(whole["epochs_done"]) == int(resumed["epochs_done"]) == 3
-    assert np.array_equal(whole["W_in"], resumed["W_in"])
-    assert np.array_equal(whole["W_out"], resumed["W_out"])
+    for key in ("W_in", "W_out") if name == "word2vec" else ("W", "V", "b", "c", "gW", "gV"):
+        assert np.array_equal(whole[key], resumed[key]), key
     with pytest.raises(FileExistsError, match="--resume"):
         run("whole")

@@ -12,16 +12,20 @@ with word2vec; this module holds only what is GloVe's own (counts, weighting, lo
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from .checkpoint import RunClock, check_state_path
 from .data import Vocab, encode_sentences
+from .training import common_flags
 from .vectors import Embeddings
 
 GLOVE_6B_SHA256 = {
@@ -144,8 +148,13 @@ class GloveModel:
 
 
 def fit(X: sp.spmatrix, vector_size: int = 50, epochs: int = 25, lr: float = 0.05,
-        x_max: float = 100.0, alpha: float = 0.75, seed: int = 0) -> GloveModel:
-    """Fit GloVe to a co-occurrence matrix with AdaGrad over its non-zeros in random order."""
+        x_max: float = 100.0, alpha: float = 0.75, seed: int = 0, state: dict | None = None,
+        after_epoch: Callable[[dict], bool] | None = None) -> GloveModel:
+    """Fit GloVe to a co-occurrence matrix with AdaGrad over its non-zeros in random order.
+
+    Resumable: `state` (from `load_state`, or the dict `after_epoch` receives) continues a fit
+    exactly; `after_epoch(state)` is called after every epoch and stops the fit by returning True.
+    """
     coo = sp.coo_matrix(X)
     keep = coo.data > 0
     rows, cols, x = coo.row[keep].astype(np.int32), coo.col[keep].astype(np.int32), coo.data[keep]
@@ -153,19 +162,42 @@ def fit(X: sp.spmatrix, vector_size: int = 50, epochs: int = 25, lr: float = 0.0
         raise ValueError("X has no positive entries: nothing to fit")
     n = X.shape[0]
     rng = np.random.default_rng(seed)
-    # float32 like the reference C code: half the memory traffic, twice the SIMD width
-    W = ((rng.random((n, vector_size)) - 0.5) / vector_size).astype(np.float32)
-    V = ((rng.random((n, vector_size)) - 0.5) / vector_size).astype(np.float32)
-    b, c = np.zeros(n, np.float32), np.zeros(n, np.float32)
-    # AdaGrad accumulators start at 1, as in the reference implementation
-    gW, gV, gb, gc = np.ones_like(W), np.ones_like(V), np.ones_like(b), np.ones_like(c)
+    if state is None:
+        # float32 like the reference C code: half the memory traffic, twice the SIMD width
+        W = ((rng.random((n, vector_size)) - 0.5) / vector_size).astype(np.float32)
+        V = ((rng.random((n, vector_size)) - 0.5) / vector_size).astype(np.float32)
+        b, c = np.zeros(n, np.float32), np.zeros(n, np.float32)
+        # AdaGrad accumulators start at 1, as in the reference implementation
+        state = {"W": W, "V": V, "b": b, "c": c, "gW": np.ones_like(W), "gV": np.ones_like(V),
+                 "gb": np.ones_like(b), "gc": np.ones_like(c), "epochs_done": 0, "losses": []}
+    else:
+        rng.bit_generator.state = state["rng"]
     logx, fx = np.log(x).astype(np.float32), weighting(x, x_max, alpha).astype(np.float32)
     epoch = _kernels()["epoch"]
-    losses = []
-    for _ in range(epochs):
+    arrays = [state[k] for k in ("W", "V", "b", "c", "gW", "gV", "gb", "gc")]
+    while state["epochs_done"] < epochs:
         o = rng.permutation(x.size)  # shuffled copies: the kernel then reads memory in order
-        losses.append(epoch(rows[o], cols[o], logx[o], fx[o], W, V, b, c, gW, gV, gb, gc, lr) / x.size)
-    return GloveModel(W, V, b, c, losses)
+        state["losses"].append(epoch(rows[o], cols[o], logx[o], fx[o], *arrays, lr) / x.size)
+        state["epochs_done"] += 1
+        state["rng"] = rng.bit_generator.state
+        if after_epoch is not None and after_epoch(state):
+            break
+    return GloveModel(state["W"], state["V"], state["b"], state["c"], state["losses"])
+
+
+def save_state(path: str | Path, state: dict) -> None:
+    """Write a fit's state (`fit`'s `after_epoch` argument) to an .npz file."""
+    np.savez(path, **{k: v for k, v in state.items() if k not in ("rng", "losses")},
+             losses=np.array(state["losses"]), rng=np.array(json.dumps(state["rng"])))
+
+
+def load_state(path: str | Path) -> dict:
+    """Read a state written by `save_state`, to continue a fit with `fit(..., state=...)`."""
+    with np.load(path) as z:
+        state = {k: z[k] for k in z.files if k not in ("rng", "losses", "epochs_done")}
+        state.update(epochs_done=int(z["epochs_done"]), losses=z["losses"].tolist(),
+                     rng=json.loads(str(z["rng"])))
+    return state
 
 
 def train(sentences: Iterable[Sequence[str]], vector_size: int = 50, window: int = 10,
@@ -205,13 +237,20 @@ def load_glove_6b(n_words: int | None = 100_000) -> Embeddings:
 
 def _main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m rnnbook.glove")
-    p.add_argument("--out", required=True)
-    p.add_argument("--vector-size", type=int, default=50)
-    p.add_argument("--window", type=int, default=10)
-    p.add_argument("--max-vocab", type=int, default=40_000)
-    p.add_argument("--epochs", type=int, default=25)
-    p.add_argument("--seed", type=int, default=0)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train on the chapter 8 corpus (rnnbook.corpora)")
+    # an epoch is this trainer's step: --minutes and signals stop it after the epoch under way
+    common_flags(t, minutes_required=False, state_required=False, save_every=None,
+                 torch_flags=False, seed=0, max_steps=False)
+    t.add_argument("--vector-size", type=int, default=50)
+    t.add_argument("--window", type=int, default=10)
+    t.add_argument("--max-vocab", type=int, default=40_000)
+    t.add_argument("--epochs", type=int, default=25)
     a = p.parse_args(argv)
+    if a.state is not None:
+        check_state_path(a.state, a.resume)
+    elif a.resume:
+        p.error("--resume needs --state")
     from .corpora import load_corpus
 
     t0 = time.perf_counter()
@@ -221,7 +260,21 @@ def _main(argv: list[str] | None = None) -> None:
     ids, bounds = encode_sentences(corpus.sentences(), vocab.stoi)
     X = cooccurrence(ids, bounds, len(vocab), a.window)
     print(f"co-occurrences: {X.nnz:,} non-zeros, {time.perf_counter() - t0:.0f}s", flush=True)
-    m = fit(X, a.vector_size, a.epochs, seed=a.seed)
+    state = load_state(a.state) if a.resume else None
+    taken = [0]
+    with RunClock(a.minutes, a.epochs) as clock:
+
+        def after_epoch(st: dict) -> bool:
+            taken[0] += 1
+            print(f"epoch {st['epochs_done']}/{a.epochs} loss {st['losses'][-1]:.4f} "
+                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+            if a.state:
+                save_state(a.state, st)
+            return clock.signalled or (a.minutes is not None and clock.elapsed() >= 60 * a.minutes)
+
+        m = fit(X, a.vector_size, a.epochs, seed=a.seed, state=state, after_epoch=after_epoch)
+        if clock.signalled:
+            print("signal received: saved after the epoch under way, stopping", flush=True)
     print("losses", [round(x, 4) for x in m.losses], flush=True)
     Embeddings(vocab.itos, (m.W + m.V).astype(np.float32)).save(a.out)
     print(f"saved {a.out} in {time.perf_counter() - t0:.0f}s", flush=True)
