@@ -107,3 +107,36 @@ def test_checkers_are_exported_from_the_exercises_package():
     for name in ["check_diag_gaussian_logpdf", "check_gaussian_forward_step",
                  "check_classify_by_likelihood", "check_masked_mean"]:
         assert name in exercises.__all__
+
+
+def m_step(X, gamma, xi, floor, centred=True, use_floor=True):
+    start = sum(g[0] for g in gamma) / len(gamma)
+    counts = sum(x.sum(axis=0) for x in xi)
+    transmat = counts / counts.sum(axis=1, keepdims=True)
+    K = gamma[0].shape[1]
+    means, variances = [], []
+    for k in range(K):
+        w = np.concatenate([g[:, k] for g in gamma])
+        x = np.concatenate(X)
+        mu = (w[:, None] * x).sum(0) / w.sum()
+        var = (w[:, None] * (x - (mu if centred else 0)) ** 2).sum(0) / w.sum()
+        means.append(mu)
+        variances.append(np.maximum(var, floor) if use_floor else var)
+    return start, transmat, np.array(means), np.array(variances)
+
+
+M_STEP = {"gaussian_m_step": (exercises.check_gaussian_m_step, m_step, {
+    "no variance floor": lambda *a: m_step(*a, use_floor=False),
+    "second moment, not variance": lambda *a: m_step(*a, centred=False),
+    "transitions normalised by column": lambda X, g, xi, f: (
+        m_step(X, g, xi, f)[0], (lambda c: c / c.sum(0, keepdims=True))(sum(x.sum(0) for x in xi)),
+        *m_step(X, g, xi, f)[2:]),
+    "start from the first sequence only": lambda X, g, xi, f: (g[0][0], *m_step(X, g, xi, f)[1:]),
+    "unweighted means": lambda X, g, xi, f: (*m_step(X, g, xi, f)[:2],
+                                            np.tile(np.concatenate(X).mean(0), (g[0].shape[1], 1)),
+                                            m_step(X, g, xi, f)[3]),
+})}
+
+(test_m_step_reference_earns_full_marks,
+ test_m_step_not_attempted_scores_zero,
+ test_m_step_wrong_answers_lose_credit) = checker_contract(M_STEP)

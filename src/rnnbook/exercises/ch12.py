@@ -277,3 +277,65 @@ def check_prefix_accuracy(func: Callable, points: float = 1.0, seed: int | None 
         return None
 
     return run_checks("prefix_accuracy", func, cases, compare, points, seed, forbid=("hmmlearn",))
+
+
+def _m_step(X, gamma, xi, floor):
+    """The checker's own M-step: (startprob, transmat, means, variances)."""
+    start = np.mean([g[0] for g in gamma], axis=0)
+    counts = sum(x.sum(axis=0) for x in xi)
+    transmat = counts / counts.sum(axis=1, keepdims=True)
+    frames, weights = np.concatenate(X), np.concatenate(gamma)          # (N, D), (N, K)
+    total = weights.sum(axis=0)                                         # (K,)
+    means = weights.T @ frames / total[:, None]
+    second = weights.T @ frames ** 2 / total[:, None]
+    return start, transmat, means, np.maximum(second - means ** 2, floor)
+
+
+def _posteriors(rng: np.random.Generator, T: int, K: int):
+    gamma = rng.dirichlet(np.full(K, 0.5), size=T)
+    xi = np.stack([np.outer(gamma[t], gamma[t + 1]) * rng.uniform(0.5, 1.5, size=(K, K))
+                   for t in range(T - 1)]).reshape(T - 1, K, K)
+    xi /= np.maximum(xi.sum(axis=(1, 2), keepdims=True), 1e-300)
+    return gamma, xi
+
+
+def check_gaussian_m_step(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(X, gamma, xi, floor) -> (startprob, transmat, means, variances)`.
+
+    X, gamma and xi are lists over training sequences of (T_i, D) frames, (T_i, K) state
+    posteriors and (T_i - 1, K, K) transition posteriors; the answer is one Baum-Welch
+    re-estimate with the variances floored at `floor`.
+    """
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for k in range(6):
+        K, D, n = int(rng.integers(2, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        lengths = rng.integers(2, 15, size=n)
+        X = [rng.normal(size=(int(T), D)) * rng.uniform(0.5, 2.0, size=D) for T in lengths]
+        post = [_posteriors(rng, int(T), K) for T in lengths]
+        gamma, xi = [p[0] for p in post], [p[1] for p in post]
+        floor = 1e-3
+        if k == 0:  # state 0 owns just two equal frames: its variance falls to the floor
+            X[0][:2] = 0.7
+            for g in gamma:
+                g[:, 0] = 0.0
+                g /= g.sum(axis=1, keepdims=True)
+            gamma[0][:2] = np.eye(K)[0]
+            floor = 0.05
+        cases.append(Case(([x.copy() for x in X], [g.copy() for g in gamma],
+                           [x.copy() for x in xi], floor), _m_step(X, gamma, xi, floor),
+                          f"{n} sequences, K={K} states, D={D}" +
+                          (", one state on two equal frames" if k == 0 else "")))
+
+    def compare(got, expected):
+        names = ("startprob", "transmat", "means", "variances")
+        if not isinstance(got, (tuple, list)) or len(got) != 4:
+            return "expected a tuple (startprob, transmat, means, variances)"
+        for g, e, name in zip(got, expected, names):
+            problem = compare_arrays(g, e, what=name, rtol=1e-7, atol=1e-10)
+            if problem:
+                return problem
+        return None
+
+    return run_checks("gaussian_m_step", func, cases, compare, points, seed, forbid=("hmmlearn",))
