@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .checkpoint import RunClock, check_state_path
 from .data import Vocab, encode_sentences
-from .training import common_flags
+from .training import EpochRun, common_flags
 from .vectors import Embeddings
 
 GLOVE_6B_SHA256 = {
@@ -247,10 +246,7 @@ def _main(argv: list[str] | None = None) -> None:
     t.add_argument("--max-vocab", type=int, default=40_000)
     t.add_argument("--epochs", type=int, default=25)
     a = p.parse_args(argv)
-    if a.state is not None:
-        check_state_path(a.state, a.resume)
-    elif a.resume:
-        p.error("--resume needs --state")
+    run = EpochRun(a.state, a.resume, a.minutes, a.epochs, log=lambda s: print(s, flush=True))
     from .corpora import load_corpus
 
     t0 = time.perf_counter()
@@ -261,20 +257,16 @@ def _main(argv: list[str] | None = None) -> None:
     X = cooccurrence(ids, bounds, len(vocab), a.window)
     print(f"co-occurrences: {X.nnz:,} non-zeros, {time.perf_counter() - t0:.0f}s", flush=True)
     state = load_state(a.state) if a.resume else None
-    taken = [0]
-    with RunClock(a.minutes, a.epochs) as clock:
+    with run:
 
         def after_epoch(st: dict) -> bool:
-            taken[0] += 1
             print(f"epoch {st['epochs_done']}/{a.epochs} loss {st['losses'][-1]:.4f} "
                   f"{time.perf_counter() - t0:.0f}s", flush=True)
             if a.state:
                 save_state(a.state, st)
-            return clock.signalled or (a.minutes is not None and clock.elapsed() >= 60 * a.minutes)
+            return run.stop_after_epoch(st["epochs_done"])
 
         m = fit(X, a.vector_size, a.epochs, seed=a.seed, state=state, after_epoch=after_epoch)
-        if clock.signalled:
-            print("signal received: saved after the epoch under way, stopping", flush=True)
     print("losses", [round(x, 4) for x in m.losses], flush=True)
     Embeddings(vocab.itos, (m.W + m.V).astype(np.float32)).save(a.out)
     print(f"saved {a.out} in {time.perf_counter() - t0:.0f}s", flush=True)

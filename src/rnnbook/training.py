@@ -39,7 +39,7 @@ import torch
 from .checkpoint import (RunClock, SaveTimer, best_model, check_state_path, export_model,
                          load_state, save_state, track_plateau)
 
-__all__ = ["Run", "common_flags", "config_flags", "config_from", "command_of"]
+__all__ = ["Run", "EpochRun", "common_flags", "config_flags", "config_from", "command_of"]
 
 
 class Run:
@@ -217,6 +217,38 @@ class Run:
         m.update(step=self.step, train_minutes=round(self.elapsed() / 60, 2),
                  cpu_minutes=round(self.cpu() / 60, 2), **fields)
         return m
+
+
+class EpochRun:
+    """The guard and the clock of a trainer whose step is an epoch (word2vec's and GloVe's kernels).
+
+    Their states are `.npz` files of their own, saved after every epoch; this holds the rules they
+    share with `Run`: the overwrite/resume guard, and stopping after the epoch under way once
+    `minutes` of this call are up or on SIGTERM/SIGINT (used as a context manager).
+    """
+
+    def __init__(self, state_path: str | Path | None, resume: bool, minutes: float | None,
+                 epochs: int, log: Callable[[str], None] = print) -> None:
+        if state_path is not None:
+            check_state_path(state_path, resume)
+        elif resume:
+            raise ValueError("--resume needs --state")
+        self.minutes, self.epochs, self.log = minutes, epochs, log
+        self.clock = RunClock(minutes, epochs)
+
+    def __enter__(self) -> "EpochRun":
+        self.clock.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        if self.clock.signalled:
+            self.log("signal received: saved after the epoch under way, stopping")
+        return self.clock.__exit__(*exc)
+
+    def stop_after_epoch(self, epochs_done: int) -> bool:
+        """After an epoch (and its save): True if this call must stop."""
+        return epochs_done >= self.epochs or self.clock.signalled or (
+            self.minutes is not None and self.clock.elapsed() >= 60 * self.minutes)
 
 
 # ---------------------------------------------------------------------- command line

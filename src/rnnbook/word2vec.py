@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import RunClock, check_state_path
 from .data import Vocab, encode_sentences
 from .packaged import DATA_DIR
-from .training import common_flags
+from .training import EpochRun, common_flags
 from .vectors import (Embeddings, analogy_accuracy, evaluate, gensim_test_file,  # noqa: F401
                       read_analogies, wordsim_spearman)
 
@@ -395,10 +394,7 @@ def _main(argv: list[str] | None = None) -> None:
     t.add_argument("--alpha", type=float, default=0.025)
     t.add_argument("--cbow", action="store_true")
     a = p.parse_args(argv)
-    if a.state is not None:
-        check_state_path(a.state, a.resume)
-    elif a.resume:
-        p.error("--resume needs --state")
+    run = EpochRun(a.state, a.resume, a.minutes, a.epochs, log=lambda s: print(s, flush=True))
 
     from .corpora import load_corpus
 
@@ -410,20 +406,17 @@ def _main(argv: list[str] | None = None) -> None:
         st = Word2VecState.load(a.state)
         print(f"resuming after epoch {st.epochs_done}", flush=True)
     t0 = time.perf_counter()
-    taken = 0
-    with RunClock(a.minutes, a.epochs) as clock:
-        while (0 if st is None else st.epochs_done) < a.epochs and not clock.signalled and not (
-                taken and a.minutes is not None and clock.elapsed() >= 60 * a.minutes):
+    with run:
+        while (0 if st is None else st.epochs_done) < a.epochs:
             done = 0 if st is None else st.epochs_done
             st = train_arrays(ids, bounds, vocab, a.vector_size, a.window, a.negative, a.epochs,
                               a.alpha, 1e-4, a.seed, not a.cbow, state=st, stop_after=done + 1)
-            taken += 1
             print(f"epoch {st.epochs_done}/{a.epochs} loss {st.losses[-1]:.4f} "
                   f"{time.perf_counter() - t0:.0f}s", flush=True)
             if a.state:
                 st.save(a.state)
-        if clock.signalled:
-            print("signal received: saved after the epoch under way, stopping", flush=True)
+            if run.stop_after_epoch(st.epochs_done):
+                break
     if st is not None:
         Embeddings(vocab.words, st.W_in).restrict(a.keep).save(a.out)
         print(f"saved {a.out} after epoch {st.epochs_done}/{a.epochs} in "
