@@ -320,7 +320,7 @@ def check_gaussian_m_step(func: Callable, points: float = 1.0, seed: int | None 
             X[0][:2] = 0.7
             for g in gamma:
                 g[:, 0] = 0.0
-                g /= g.sum(axis=1, keepdims=True)
+                g[:, 1:] = rng.dirichlet(np.ones(K - 1), size=len(g))
             gamma[0][:2] = np.eye(K)[0]
             floor = 0.05
         cases.append(Case(([x.copy() for x in X], [g.copy() for g in gamma],
