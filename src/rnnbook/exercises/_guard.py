@@ -198,8 +198,10 @@ def make_policy(allow: tuple = (), forbid: tuple = ()) -> Policy:
         allowed = [r for spec in DEFAULT_ALLOW + key[0] for r in _resolve(spec)]
         forbidden = [r for spec in DEFAULT_FORBID + key[1] for r in _resolve(spec)]
         allowed_c = {r[1] for r in allowed if r[0] == "c"}  # e.g. torch.lstm for an experiment
+        # a default the exercise allows (torch.nn.GRU for an experiment) is not listed as forbidden
         _POLICIES[key] = Policy(tuple(r[1:] for r in allowed if r[0] == "code"),
-                                tuple(r[1:] for r in forbidden if r[0] == "code"),
+                                tuple(r[1:] for r in forbidden
+                                      if r[0] == "code" and r[-1] not in key[0]),
                                 tuple(r[1:] for r in forbidden if r[0] == "c" and r[1] not in allowed_c))
     return _POLICIES[key]
 
