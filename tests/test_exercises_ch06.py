@@ -197,3 +197,47 @@ def test_the_chapters_answer_key_lists_exactly_the_alignments_of_a_a_b_in_five_s
     assert listed == truth
     assert f"the count is {len(truth)}" in key
     assert re.search(r"a∅ab \(4 steps\)", key) and ch06._count_alignments([1, 1, 2], 4) == 1
+
+
+# --- issue 19: the experiment on what reading the future buys
+def compare_directions(shift, seed, *, steps=(60, 60), boost=0.0, T=10):
+    gen, results = torch.Generator().manual_seed(seed), {}
+
+    def sample(n):
+        bits = torch.randint(0, 2, (n, T), generator=gen).double()
+        t = torch.arange(1, T - shift)
+        return bits[:, :, None], torch.where(bits[:, t] > 0.5, bits[:, t - 1], bits[:, t + shift])
+
+    for (name, bi), n_steps in zip((("uni", False), ("bi", True)), steps):
+        torch.manual_seed(seed)
+        gru = torch.nn.GRU(1, 8, batch_first=True, bidirectional=bi, dtype=torch.float64)
+        head = torch.nn.Linear(16 if bi else 8, 1, dtype=torch.float64)
+        opt = torch.optim.Adam(list(gru.parameters()) + list(head.parameters()), lr=0.03)
+        for _ in range(n_steps):
+            x, y = sample(32)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                head(gru(x)[0]).squeeze(-1)[:, 1:T - shift], y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        x, y = sample(1000)
+        with torch.no_grad():
+            acc = float(((head(gru(x)[0]).squeeze(-1)[:, 1:T - shift] > 0) == (y > 0.5)).double().mean())
+        results[name] = (gru.state_dict(), head.state_dict(), acc + boost)
+    return results
+
+
+EXPERIMENTS = {
+    "future_tagging": (ch06.check_future_tagging, compare_directions, {
+        "the one-directional tagger left untrained": lambda s, seed: compare_directions(s, seed, steps=(0, 60)),
+        "the bidirectional tagger left untrained": lambda s, seed: compare_directions(s, seed, steps=(60, 0)),
+        "accuracies inflated": lambda s, seed: compare_directions(s, seed, boost=0.1),
+        "two one-directional taggers": lambda s, seed: {
+            name: compare_directions(s, seed, steps=(60, 0))["uni"] for name in ("uni", "bi")},
+        "a list instead of a dict": lambda s, seed: list(compare_directions(s, seed).values()),
+    }),
+}
+
+(test_experiment_reference_earns_full_marks_on_fresh_inputs,
+ test_experiment_unattempted_scores_zero_and_says_so,
+ test_experiment_typical_wrong_answers_earn_less_and_get_feedback) = checker_contract(EXPERIMENTS, repeats=1)

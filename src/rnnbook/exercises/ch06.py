@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .. import cells as _cells
+from .. import runtime as _runtime
 from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
 
 
@@ -306,3 +307,70 @@ def check_ctc_forward(func: Callable, points: float = 1.0, seed: int | None = No
 
     return run_checks("ctc_forward_table", _refuse_course_ctc(func, "ctc_forward_table"), cases,
                       compare, points, seed, forbid=_TORCH_CTC)
+
+
+# --- issue 19: an experiment on what reading the future buys
+
+_TAG_STEPS = 10  # the length of the sequences the experiment's taggers read
+_DIRECTION_CASES = _runtime.budget(2, 1)  # experiments the checker runs (each trains two taggers)
+
+
+def _past_or_future(bits: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs (N, T, 1) and targets (N, T - 1 - shift): y_t = x_{t-1} if x_t = 1 else x_{t+shift},
+    for the steps t = 1 .. T - 1 - shift whose future bit lies inside the sequence."""
+    t = torch.arange(1, bits.shape[1] - shift)
+    target = torch.where(bits[:, t] > 0.5, bits[:, t - 1], bits[:, t + shift])
+    return bits[:, :, None], target
+
+
+def _tagger_accuracy(gru_state: dict, head_state: dict, bidirectional: bool, shift: int,
+                     seed: int) -> float:
+    """The checker's own measurement of a returned tagger, on 2000 fresh sequences."""
+    gru = torch.nn.GRU(1, 8, batch_first=True, bidirectional=bidirectional, dtype=torch.float64)
+    head = torch.nn.Linear(16 if bidirectional else 8, 1, dtype=torch.float64)
+    gru.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in gru_state.items()})
+    head.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in head_state.items()})
+    gen = torch.Generator().manual_seed(seed)
+    x, y = _past_or_future(torch.randint(0, 2, (2000, _TAG_STEPS), generator=gen).double(), shift)
+    with torch.no_grad():
+        scores = head(gru(x)[0]).squeeze(-1)[:, 1:_TAG_STEPS - shift]
+    return float(((scores > 0) == (y > 0.5)).double().mean())
+
+
+def check_future_tagging(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
+    """Check `func(shift, seed) -> {"uni": (gru_state, head_state, acc), "bi": (...)}`: the
+    experiment's two GRU taggers, re-measured by the checker on fresh sequences."""
+    seed = fresh_seed(seed)
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(_DIRECTION_CASES):
+        shift, run_seed, check_seed = int(rng.integers(1, 3)), int(rng.integers(0, 2**31)), \
+            int(rng.integers(0, 2**31))
+        cases.append(Case((shift, run_seed), (shift, check_seed), f"shift {shift}, seed {run_seed}"))
+
+    def compare(got, expected):
+        shift, check_seed = expected
+        if not isinstance(got, dict) or set(got) != {"uni", "bi"}:
+            return "expected a dict with the keys 'uni' and 'bi'"
+        measured = {}
+        for name, bidirectional in (("uni", False), ("bi", True)):
+            entry = got[name]
+            if not isinstance(entry, (tuple, list)) or len(entry) != 3:
+                return f"got[{name!r}] should be (gru.state_dict(), head.state_dict(), accuracy)"
+            try:
+                reported = float(entry[2])
+                measured[name] = _tagger_accuracy(entry[0], entry[1], bidirectional, shift, check_seed)
+            except (TypeError, ValueError, RuntimeError, KeyError, AttributeError) as exc:
+                return f"the {name} tagger could not be rebuilt as the task says ({type(exc).__name__})"
+            if abs(reported - measured[name]) > 0.03:
+                return (f"you report {reported:.3f} for the {name} tagger; on fresh sequences it "
+                        f"scores {measured[name]:.3f}")
+        if not 0.68 <= measured["uni"] <= 0.82:
+            return (f"the one-directional tagger scores {measured['uni']:.3f} on fresh sequences: "
+                    "has it learned all that the past can tell it (and no more)?")
+        if measured["bi"] < 0.9:
+            return f"the bidirectional tagger scores only {measured['bi']:.3f} on fresh sequences"
+        return None
+
+    return run_checks("future_tagging", func, cases, compare, points, seed,
+                      allow=("torch.nn.GRU", "torch.gru"))
