@@ -215,7 +215,9 @@ def check_length_experiment(func: Callable, points: float = 1.0, seed: int | Non
         train, test = _reviews(rng, 2000), _reviews(rng, 1000)
         fresh = _reviews(rng, 3000, lo=100)
         bayes = float(np.mean((fresh[0] @ log_odds > 0) == fresh[1]))
-        cases.append(Case((train[0], train[1], test[0], test[1], edges.copy()),
+        # copies: an answer that normalises its inputs in place must not change the truth
+        cases.append(Case((train[0].copy(), train[1].copy(), test[0].copy(), test[1].copy(),
+                           edges.copy()),
                           (test, fresh, bayes), f"experiment {k + 1}: 2,000 training reviews"))
 
     def compare(got, expected):
