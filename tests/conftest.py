@@ -75,6 +75,9 @@ SLOW = {
     "test_wordlm.py::test_loader_reads_the_file_without_importing_the_package",
     "test_wordlm.py::test_shipped_model_meets_the_target_once_fully_trained",
     "test_wordlm.py::test_training_stopped_and_resumed_equals_an_uninterrupted_run",
+    # word2vec's and GloVe's numba kernels compile first (g2p's and wordlm's cases of the torch
+    # scripts' test are marked slow in tests/test_training.py itself)
+    "test_training.py::test_a_numpy_trainer_stopped_by_a_signal_after_an_epoch_resumes_to_the_uninterrupted_vectors",
 }
 
 
