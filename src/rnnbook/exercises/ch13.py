@@ -8,6 +8,7 @@ import torch
 
 from .. import condlm as _condlm
 from .. import music as _music
+from .. import sound as _sound
 from ._guard import SOFTMAX_FUNCTIONS
 from ._core import Case, Score, _to_array, compare_arrays, fresh_seed, run_checks
 
@@ -60,7 +61,7 @@ def check_midi_to_hz(func: Callable, points: float = 1.0, seed: int | None = Non
         midi = rng.integers(21, 109, size=int(rng.integers(1, 20)))
         cases.append(Case((midi,), None, f"{midi.size} MIDI numbers from the piano's range"))
     for case in cases:
-        case.expected = np.asarray(_music.midi_to_hz(case.args[0]), dtype=float)
+        case.expected = np.asarray(_sound.midi_to_hz(case.args[0]), dtype=float)
         case.args = (case.args[0].copy(),)
 
     def compare(got, expected):
