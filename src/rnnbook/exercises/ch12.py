@@ -312,6 +312,8 @@ def check_gaussian_m_step(func: Callable, points: float = 1.0, seed: int | None 
     for k in range(6):
         K, D, n = int(rng.integers(2, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 5))
         lengths = rng.integers(2, 15, size=n)
+        if k == 0:  # frames beyond the two equal ones, so that every other state has some
+            lengths[0] = max(int(lengths[0]), 4)
         X = [rng.normal(size=(int(T), D)) * rng.uniform(0.5, 2.0, size=D) for T in lengths]
         post = [_posteriors(rng, int(T), K) for T in lengths]
         gamma, xi = [p[0] for p in post], [p[1] for p in post]
