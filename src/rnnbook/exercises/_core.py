@@ -86,6 +86,17 @@ def _to_array(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def as_whole_number(value: Any) -> int | None:
+    """`value` as an int if it is one scalar holding a whole number (3, 3.0, np.int64(3)), else None."""
+    try:
+        arr = np.asarray(value)
+        if arr.shape != () or arr.dtype.kind not in "iuf" or not float(arr).is_integer():
+            return None
+        return int(arr)
+    except Exception:  # noqa: BLE001 - a reader may return anything
+        return None
+
+
 def compare_arrays(got: Any, expected: np.ndarray, *, what: str = "result", rtol: float = 1e-6,
                    atol: float = 1e-8, dtype_kind: str | None = None) -> str | None:
     """Return None if `got` matches `expected`, else one sentence saying how it differs."""

@@ -9,7 +9,7 @@ from .. import ar as _ar
 from .. import hmm as _hmm
 from .. import kalman as _kalman
 from .. import semiring as _semiring
-from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+from ._core import Case, Score, as_whole_number, compare_arrays, fresh_seed, run_checks
 
 
 def _pair(got, expected, names: tuple[str, str], **kw) -> str | None:
@@ -161,16 +161,6 @@ def _first_zero_row(start, A, B, obs) -> int:
     return -1
 
 
-def _as_int(got) -> int | None:
-    try:
-        value = np.asarray(got)
-        if value.shape != () or value.dtype.kind not in "iu" and not float(value).is_integer():
-            return None
-        return int(value)
-    except Exception:  # noqa: BLE001 - a reader may return anything
-        return None
-
-
 def check_underflow_step(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
     """Check `func(startprob, transmat, emissionprob, obs) -> int`: the first step (0-based) at
     which the unscaled float64 forward variables are all exactly 0, or -1 if they never are."""
@@ -189,7 +179,7 @@ def check_underflow_step(func: Callable, points: float = 1.0, seed: int | None =
     _copy_args(cases)
 
     def compare(got, expected):
-        value = _as_int(got)
+        value = as_whole_number(got)
         if value is None:
             return f"expected one integer (a step index or -1), got {type(got).__name__} {got!r:.60}"
         if expected == -1:
@@ -249,7 +239,7 @@ def check_ar_order(func: Callable, points: float = 1.0, seed: int | None = None)
             problem = compare_arrays(g, e, what=name, rtol=1e-6, atol=1e-9)
             if problem:
                 return problem
-        p_best = _as_int(got[2])
+        p_best = as_whole_number(got[2])
         if p_best != expected[2]:
             return f"p_best is {got[2]!r}, but your held-out curve is lowest at p = {expected[2]}"
         return None

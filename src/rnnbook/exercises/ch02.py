@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import scratch as _scratch
-from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+from ._core import Case, Score, as_whole_number, compare_arrays, fresh_seed, run_checks
 from ._guard import SOFTMAX_FUNCTIONS as _SOFTMAX_FORBID
 
 
@@ -121,16 +121,6 @@ def check_greedy_generate(func: Callable, points: float = 1.0, seed: int | None 
     return run_checks("greedy_generate", func, cases, compare, points, seed)
 
 
-def _as_count(value) -> int | None:
-    try:
-        arr = np.asarray(value)
-        if arr.shape != () or arr.dtype.kind not in "iuf" or not float(arr).is_integer():
-            return None
-        return int(arr)
-    except Exception:  # noqa: BLE001 - a reader may return anything
-        return None
-
-
 def check_rnn_costs(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
     """Check `func(D, H, V, T) -> (n_params, n_multiply_adds)` of a vanilla RNN with an output
     layer at every step, run forward over T steps."""
@@ -150,7 +140,7 @@ def check_rnn_costs(func: Callable, points: float = 1.0, seed: int | None = None
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return f"expected a pair (n_params, n_multiply_adds), got {type(got).__name__}"
         for g, e, name in zip(got, expected, ("n_params", "n_multiply_adds")):
-            value = _as_count(g)
+            value = as_whole_number(g)
             if value is None:
                 return f"{name} should be a whole number, got {g!r:.60}"
             if value != e:

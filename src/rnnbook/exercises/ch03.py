@@ -6,7 +6,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import scratch as _scratch
-from ._core import Case, Score, compare_arrays, fresh_seed, run_checks
+from ._core import Case, Score, as_whole_number, compare_arrays, fresh_seed, run_checks
 
 
 def check_hidden_delta(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
@@ -137,16 +137,6 @@ def _in_window_count(n_steps: int, k: int, lag: int) -> int:
     return sum(1 for t in range(n_steps) if t - lag >= (t // k) * k)
 
 
-def _as_int(value) -> int | None:
-    try:
-        arr = np.asarray(value)
-        if arr.shape != () or arr.dtype.kind not in "iuf" or not float(arr).is_integer():
-            return None
-        return int(arr)
-    except Exception:  # noqa: BLE001 - a reader may return anything
-        return None
-
-
 def check_tbptt_reach(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
     """Check `func(n_steps, k, lag) -> int`: how many steps t of a stream cut into windows of k
     have their source, the input at t - lag, inside their own window."""
@@ -160,7 +150,7 @@ def check_tbptt_reach(func: Callable, points: float = 1.0, seed: int | None = No
              for args in triples]
 
     def compare(got, expected):
-        value = _as_int(got)
+        value = as_whole_number(got)
         if value is None:
             return f"expected one whole number, got {type(got).__name__} {got!r:.60}"
         return None if value == expected else f"got {value}, expected {expected}"
