@@ -60,7 +60,7 @@ test: $(STAMP)
 	exit $$status
 
 # The edit-run loop: the unit tests without the slow ones (marked slow: notebook execution, book
-# builds, training runs); under a minute on two cores.
+# builds, training runs, the no-shortcut sweep over every exercise); under a minute on two cores.
 test-fast: $(STAMP)
 	$(TEST_ENV) $(PYTEST) -m "not slow" --durations=5 --ignore=tests/browser tests
 

@@ -31,7 +31,7 @@ def trust_course_references(request):
 # executes notebooks, builds a book, trains, re-scores a shipped model or grades in subprocesses.
 # Whole modules are named by file, single tests by "file::function" (all their parameters).
 SLOW = {
-    "test_book.py", "test_student_edition.py", "test_benchmarks.py",
+    "test_book.py", "test_student_edition.py", "test_benchmarks.py", "test_no_shortcuts.py",
     "test_corpora.py::test_the_corpus_holds_no_validation_or_test_review_of_chapter_11",
     "test_ctc_strips.py::test_each_strip_is_made_of_images_from_its_own_pool_only",
     "test_ctc_strips.py::test_train_all_keeps_the_six_at_equal_steps_and_stops_after_a_whole_round",
