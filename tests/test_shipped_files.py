@@ -15,6 +15,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 # Every *.pt, *.npz and *.json in data/ -> sha256 of its bytes (also quoted in its card or in
 # data/README.md). One line per file, so that re-shipping a file is a one-line edit.
 SHA256 = {
+    "newcomers_selective.pt": "ee9af1a795c22bbf32f1f0d1b692d85108d9aa93874cb16f94167c5f3ac29900",
+    "newcomers_transformer.pt": "46630a95273de5af2425310c5debeea87ea702385105ed8279cf3e54f738162a",
     "charlm_shakespeare.pt": "9b3e30b8925314b68431e85c74fc211d17744e339a3b21c7b0923ab41c3c5e91",
     "condlm_rt.pt": "ba1c7c594e19ad4789f6e420b9f44944ece268e5754d4308393a5e4e603688bb",
     "g2p_cmudict.pt": "76c4e216de0fae488aef7f217e80d751b64a381f6e10c39886721a7afb67d77a",
