@@ -217,19 +217,28 @@ REACH_BIASES = tuple(float(b) for b in np.arange(0.0, 6.01, 0.5))  # the grid th
 _REACH_HIDDEN = 16
 
 
-def _reach(state: dict, T: int, seed: int, forget_bias: float | None = None) -> float:
-    """The checker's own measurement: ||d sum(h_T)/d x_1|| / ||d sum(h_T)/d x_T|| over 256 fresh
-    sequences, for the LSTM in `state` (its forget-gate biases set to `forget_bias` if given)."""
-    lstm = torch.nn.LSTM(1, _REACH_HIDDEN, dtype=torch.float64)
-    lstm.load_state_dict({k: torch.as_tensor(v, dtype=torch.float64) for k, v in state.items()})
-    if forget_bias is not None:
-        with torch.no_grad():
-            lstm.bias_ih_l0[_REACH_HIDDEN:2 * _REACH_HIDDEN] = forget_bias
-            lstm.bias_hh_l0[_REACH_HIDDEN:2 * _REACH_HIDDEN] = 0.0
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(T, 256, 1, dtype=torch.float64, generator=gen, requires_grad=True)
-    grad, = torch.autograd.grad(lstm(x)[0][-1].sum(), x)
-    return float(grad[0].norm() / grad[-1].norm())
+def _reach_experiment(T: int, seed: int) -> tuple[list[float], list[dict]]:
+    """The experiment exactly as the exercise states it: the ratio and the LSTM for every bias.
+
+    A ratio over 256 sequences scatters from one draw of sequences to the next (against 4,096
+    sequences, 99 % of draws within a factor 1.45, the worst of 1,500 off by 2.9: a few
+    sequences carry most of the gradient), so no tolerance on fresh sequences is both safe and
+    tight. The exercise fixes the seed and the order of the draws instead, and the checker
+    repeats them; the global generator is restored afterwards.
+    """
+    H, ratios, states = _REACH_HIDDEN, [], []
+    with torch.random.fork_rng(devices=[]):
+        for bias in REACH_BIASES:
+            torch.manual_seed(seed)
+            lstm = torch.nn.LSTM(1, H, dtype=torch.float64)
+            with torch.no_grad():
+                lstm.bias_ih_l0[H:2 * H] = bias
+                lstm.bias_hh_l0[H:2 * H] = 0.0
+            x = torch.randn(T, 256, 1, dtype=torch.float64, requires_grad=True)
+            grad, = torch.autograd.grad(lstm(x)[0][-1].sum(), x)
+            ratios.append(float(grad[0].norm() / grad[-1].norm()))
+            states.append({k: v.detach().clone() for k, v in lstm.state_dict().items()})
+    return ratios, states
 
 
 def check_gradient_reach(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
@@ -237,19 +246,19 @@ def check_gradient_reach(func: Callable, points: float = 1.0, seed: int | None =
 
     `ratios` are the student's measured ||dh_T/dx_1|| / ||dh_T/dx_T|| for REACH_BIASES, `bias` the
     smallest of them whose ratio reaches `target`, `state_dict` the LSTM measured at that bias.
-    The checker re-measures the returned LSTM on fresh sequences, at `bias` and half a unit below.
+    The checker repeats the experiment with the same seed and compares all three.
     """
     seed = fresh_seed(seed)
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(2):
         T, target = int(rng.integers(30, 61)), float(10 ** rng.uniform(-3, -1))
-        run_seed, check_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
-        cases.append(Case((T, target, run_seed), (T, target, check_seed),
+        run_seed = int(rng.integers(0, 2**31))
+        cases.append(Case((T, target, run_seed), (target, *_reach_experiment(T, run_seed)),
                           f"T={T}, target ratio {target:.3g}, seed {run_seed}"))
 
     def compare(got, expected):
-        T, target, check_seed = expected
+        target, true_ratios, true_states = expected
         if not isinstance(got, (tuple, list)) or len(got) != 3:
             return f"expected a tuple (bias, state_dict, ratios), got {type(got).__name__}"
         bias, state, ratios = got
@@ -259,30 +268,25 @@ def check_gradient_reach(func: Callable, points: float = 1.0, seed: int | None =
             return "bias must be a number and ratios a list of numbers"
         if len(ratios) != len(REACH_BIASES):
             return f"expected {len(REACH_BIASES)} ratios (one per bias 0, 0.5, ..., 6), got {len(ratios)}"
+        for b, mine, true in zip(REACH_BIASES, ratios, true_ratios):
+            if not np.isclose(mine, true, rtol=1e-6, atol=0.0):
+                return (f"at bias {b:g} your ratio is {mine:.6g}, the experiment as stated gives "
+                        f"{true:.6g}: for every bias call torch.manual_seed(seed), then build the "
+                        "float64 LSTM, set its forget biases, then draw x (in that order), and take "
+                        "the norms of the gradient at the first and the last step over the batch")
         on_grid = [k for k, b in enumerate(REACH_BIASES) if abs(b - bias) < 1e-9]
         if not on_grid:
             return f"the bias {bias!r} is not one of the grid's values 0, 0.5, ..., 6"
         k, bias = on_grid[0], REACH_BIASES[on_grid[0]]
         if ratios[k] < target or any(r >= target for r in ratios[:k]):
             return f"your own ratios say that {bias:g} is not the smallest bias reaching the target"
-        if not isinstance(state, dict) or "bias_ih_l0" not in state:
-            return "the state_dict is not an nn.LSTM's state_dict (lstm.state_dict())"
-        forget = (torch.as_tensor(state["bias_ih_l0"]) + torch.as_tensor(state["bias_hh_l0"])
-                  )[_REACH_HIDDEN:2 * _REACH_HIDDEN]
-        if forget.shape != (_REACH_HIDDEN,) or not torch.allclose(forget.double(), torch.full_like(
-                forget.double(), bias), atol=1e-9):
-            return f"the returned LSTM's forget-gate biases are not all {bias:g}"
-        at = _reach(state, T, check_seed)
-        if not (at / 1.25 <= ratios[k] <= at * 1.25):
-            return (f"the ratio you measured at bias {bias:g} ({ratios[k]:.3g}) is not what the "
-                    f"returned LSTM gives on fresh sequences ({at:.3g})")
-        if at < target / 1.25:
-            return f"on fresh sequences the returned LSTM's ratio is {at:.3g}, below the target"
-        if k > 0:
-            below = _reach(state, T, check_seed, forget_bias=bias - 0.5)
-            if below >= target * 1.25:
-                return (f"with the forget bias at {bias - 0.5:g} the same LSTM already reaches the "
-                        f"target on fresh sequences (ratio {below:.3g})")
+        if not isinstance(state, dict) or set(state) != set(true_states[k]):
+            return "the state_dict is not an nn.LSTM(1, 16)'s state_dict (lstm.state_dict())"
+        for name, value in true_states[k].items():
+            mine = torch.as_tensor(state[name]).detach().double().cpu()
+            if mine.shape != value.shape or not torch.allclose(mine, value, rtol=0.0, atol=1e-12):
+                return (f"the returned state_dict's {name} is not that of the LSTM measured at "
+                        f"bias {bias:g}")
         return None
 
     return run_checks("gradient_reach", func, cases, compare, points, seed,
