@@ -57,3 +57,35 @@ def test_the_command_line_parses_its_options(capsys):
     assert stop.value.code == 0
     out = capsys.readouterr().out
     assert "--state-size" in out and "--state STATE" in out and "--resume" in out
+
+
+def test_the_cosine_schedule_warms_up_decays_to_min_lr_and_survives_a_resume(tmp_path):
+    cfg = newcomers.TrainConfig(lr=2e-3, min_lr=1e-4, schedule="cosine", warmup=10,
+                                cosine_steps=110)
+    rates = [newcomers.learning_rate(cfg, s) for s in range(1, 131)]
+    assert rates[0] == pytest.approx(2e-4) and rates[9] == pytest.approx(2e-3)
+    assert all(a < b for a, b in zip(rates[:10], rates[1:10]))        # warm-up rises
+    assert all(a > b for a, b in zip(rates[9:110], rates[10:110]))    # then falls
+    assert rates[59] == pytest.approx(0.5 * (2e-3 + 1e-4))             # half-way down at step 60
+    assert rates[109] == pytest.approx(1e-4) and rates[-1] == pytest.approx(1e-4)
+    assert newcomers.learning_rate(newcomers.TrainConfig(lr=3e-3), 50) == 3e-3
+    with pytest.raises(ValueError, match="warmup < cosine_steps"):
+        newcomers.TrainConfig(schedule="cosine", warmup=5, cosine_steps=5)
+    with pytest.raises(ValueError, match="schedule must be"):
+        newcomers.TrainConfig(schedule="linear")
+    # the rate is a function of the step, so a stopped and resumed run is the uninterrupted one
+    c = dict(tiny("transformer").__dict__, schedule="cosine", warmup=2, cosine_steps=6)
+    train_ids, val_ids, quiet = ids(500, 0), ids(100, 1), (lambda msg: None)
+    newcomers.train(newcomers.TrainConfig(**c), train_ids, val_ids, CHARS, tmp_path / "a.pt",
+                    max_steps=6, device="cpu", log=quiet)
+    newcomers.train(newcomers.TrainConfig(**c), train_ids, val_ids, CHARS, tmp_path / "b.pt",
+                    max_steps=4, device="cpu", log=quiet)
+    extra = newcomers.train(newcomers.TrainConfig(**c), train_ids, val_ids, CHARS,
+                            tmp_path / "b.pt", max_steps=6, resume=True, device="cpu", log=quiet)
+    a = torch.load(tmp_path / "a.pt", weights_only=False)
+    b = torch.load(tmp_path / "b.pt", weights_only=False)
+    for name, tensor in a["model"].items():
+        assert torch.equal(tensor, b["model"][name]), name
+    cfg6 = newcomers.TrainConfig(**c)
+    assert [r["lr"] for r in extra["val_log"]] == [newcomers.learning_rate(cfg6, 3),
+                                                   newcomers.learning_rate(cfg6, 6)]

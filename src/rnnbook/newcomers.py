@@ -4,7 +4,8 @@ The same kind of script as chapter 7's `rnnbook.charlm`: `python -m rnnbook.newc
 --model transformer|selective --minutes M --out OUT --state STATE [--resume]` trains on
 `rnnbook.text.split_text("train")` with chapter 7's character vocabulary, evaluates every
 `eval_every` steps (never on a wall clock) on fixed windows of the validation plays, halves the
-learning rate on a plateau (`rnnbook.checkpoint.track_plateau`), and saves a resumable state
+learning rate on a plateau (`rnnbook.checkpoint.track_plateau`) or follows a cosine schedule
+(`--schedule cosine --warmup W --cosine-steps N`), and saves a resumable state
 (weights, optimiser, every random generator, the data sampler's generator, logs) every few
 minutes, on SIGTERM/SIGINT and at the end, with a small half-precision file of the best
 validation weights. A run stopped and resumed takes exactly the steps of one that never stopped
@@ -61,6 +62,9 @@ class TrainConfig:
     eval_windows: int = 256
     patience: int = 2
     min_lr: float = 1e-4
+    schedule: str = "plateau"  # or "cosine": warm up, then decay to min_lr over cosine_steps
+    warmup: int = 0
+    cosine_steps: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -69,6 +73,22 @@ class TrainConfig:
         for name in ("dim", "layers", "batch", "seq_len", "eval_every", "eval_windows"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.schedule not in ("plateau", "cosine"):
+            raise ValueError(f"schedule must be 'plateau' or 'cosine', got {self.schedule!r}")
+        if self.schedule == "cosine" and not 0 <= self.warmup < self.cosine_steps:
+            raise ValueError("a cosine schedule needs 0 <= warmup < cosine_steps (the planned "
+                             f"run's length), got warmup={self.warmup}, "
+                             f"cosine_steps={self.cosine_steps}")
+
+
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The learning rate of step `step` (1, 2, ...) under a cosine schedule; cfg.lr otherwise."""
+    if cfg.schedule != "cosine":
+        return cfg.lr
+    if step <= cfg.warmup:
+        return cfg.lr * step / cfg.warmup
+    done = min(1.0, (step - cfg.warmup) / (cfg.cosine_steps - cfg.warmup))
+    return cfg.min_lr + (cfg.lr - cfg.min_lr) * 0.5 * (1.0 + math.cos(math.pi * done))
 
 
 def build_model(cfg: TrainConfig, vocab: int) -> nn.Module:
@@ -111,6 +131,9 @@ def train(cfg: TrainConfig, train_ids: torch.Tensor, val_ids: torch.Tensor, char
     run.pack, run.ship = pack, ship
     model.train()
     for step in run.steps():
+        if cfg.schedule == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg, step)
         w = race.random_windows(train_ids, cfg.batch, cfg.seq_len, sampler).to(device)
         logits = race.logits_of(model, w[:, :-1])
         loss = nn.functional.cross_entropy(logits.flatten(0, 1), w[:, 1:].flatten())
@@ -122,7 +145,9 @@ def train(cfg: TrainConfig, train_ids: torch.Tensor, val_ids: torch.Tensor, char
         if step % cfg.eval_every == 0:
             v = race.window_nll(model, windows.to(device))
             model.train()
-            run.evaluated(v, patience=cfg.patience, min_lr=cfg.min_lr, chars=extra["chars_seen"])
+            # a cosine run keeps the best weights but never halves its rate on a plateau
+            patience = cfg.patience if cfg.schedule == "plateau" else 10**9
+            run.evaluated(v, patience=patience, min_lr=cfg.min_lr, chars=extra["chars_seen"])
             log(f"step {step} {run.elapsed() / 60:.1f} min (cpu {run.cpu() / 60:.1f}) "
                 f"train {loss.item():.4f} val {v:.4f} nats/char "
                 f"lr {extra['val_log'][-1]['lr']:.2e}")
