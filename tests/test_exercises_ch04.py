@@ -166,6 +166,7 @@ CHECKERS = {
         "the largest radius": lambda s, seed: edge_of_vanishing(s, seed, pick=lambda r: len(r) - 1),
         "the log norm, not per step": _not_per_step,
         "rates of other input scale": lambda s, seed: edge_of_vanishing(2.0 * s, seed),
+        "networks of another seed": lambda s, seed: edge_of_vanishing(s, seed + 1),
     }),
 }
 

@@ -206,37 +206,45 @@ def check_guaranteed_steps(func: Callable, points: float = 1.0, seed: int | None
 EDGE_RADII = tuple(1.0 + 0.25 * k for k in range(9))  # 1, 1.25, ..., 3: where the experiment looks
 
 
-def _growth_rate(rho: float, input_scale: float, seed: int, H: int = 32, T: int = 100,
-                 trials: int = 16) -> float:
-    """The checker's own mean of (1/T) log ||dh_T/dh_0||_2 over random tanh networks."""
+def _edge_rates(input_scale: float, seed: int, H: int = 32, T: int = 100, trials: int = 8,
+                radii: tuple[float, ...] = EDGE_RADII) -> list[float]:
+    """The stated experiment: per radius, the mean of (1/T) log ||dh_T/dh_0||_2 over `trials`
+    random tanh networks, drawn from one generator in the order the exercise lists."""
     rng = np.random.default_rng(seed)
-    rates = []
-    for _ in range(trials):
-        G = rng.standard_normal((H, H))
-        W = G * (rho / np.abs(np.linalg.eigvals(G)).max())
-        h, J, log_norm = np.zeros(H), np.eye(H), 0.0
-        for _t in range(T):
-            h = np.tanh(W @ h + input_scale * rng.standard_normal(H))
-            J = (1 - h ** 2)[:, None] * (W @ J)
-            size = np.abs(J).max()  # renormalised, so that long runs neither under- nor overflow
-            J, log_norm = J / size, log_norm + np.log(size)
-        rates.append((log_norm + np.log(np.linalg.norm(J, 2))) / T)
-    return float(np.mean(rates))
+    out = []
+    for rho in radii:
+        rates = []
+        for _ in range(trials):
+            G = rng.standard_normal((H, H))
+            W = G * (rho / np.abs(np.linalg.eigvals(G)).max())
+            h, J, log_norm = np.zeros(H), np.eye(H), 0.0
+            for _t in range(T):
+                h = np.tanh(W @ h + input_scale * rng.standard_normal(H))
+                J = (1 - h ** 2)[:, None] * (W @ J)
+                size = np.abs(J).max()  # renormalised, so that long runs neither under- nor overflow
+                J, log_norm = J / size, log_norm + np.log(size)
+            rates.append((log_norm + np.log(np.linalg.norm(J, 2))) / T)
+        out.append(float(np.mean(rates)))
+    return out
 
 
 def check_edge_of_vanishing(func: Callable, points: float = 1.0, seed: int | None = None) -> Score:
     """Check `func(input_scale, seed) -> (radius, rates)`, the experiment's smallest radius at which
-    the Jacobian of a driven tanh network stops vanishing; the checker re-measures on new networks."""
+    the Jacobian of a driven tanh network stops vanishing, by repeating it with the same seed."""
     seed = fresh_seed(seed)
     rng = np.random.default_rng(seed)
     cases = []
     for scale in (rng.uniform(0.2, 0.5), rng.uniform(0.6, 1.0)):
         run_seed, check_seed = (int(s) for s in rng.integers(0, 2**31, size=2))
-        cases.append(Case((float(scale), run_seed), (float(scale), check_seed),
+        cases.append(Case((float(scale), run_seed), (float(scale), run_seed, check_seed),
                           f"input scale {scale:.3f}, seed {run_seed}"))
 
+    # A fresh set of networks would move a rate by about 0.02 per step (measured: the sd of the
+    # difference between 8 and 16 networks is 0.017), and the true rate at the edge is near 0 by
+    # definition, so no tolerance both passes every correct answer and fails a fudged one; the
+    # experiment is therefore repeated draw for draw, and new networks are only shown.
     def compare(got, expected):
-        scale, check_seed = expected
+        scale, run_seed, check_seed = expected
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             return f"expected a pair (radius, rates), got {type(got).__name__}"
         try:
@@ -248,19 +256,18 @@ def check_edge_of_vanishing(func: Callable, points: float = 1.0, seed: int | Non
         on_grid = [k for k, r in enumerate(EDGE_RADII) if abs(r - radius) < 1e-9]
         if not on_grid:
             return f"the radius {radius!r} is not one of 1, 1.25, ..., 3"
+        ours = _edge_rates(scale, run_seed)
+        for rho, mine, theirs in zip(EDGE_RADII, rates, ours):
+            if not abs(mine - theirs) <= 1e-6 * max(1.0, abs(theirs)):
+                return (f"at radius {rho:g} you measured a rate of {mine:+.6f} per step; the "
+                        f"experiment as stated, with this seed, gives {theirs:+.6f} (draw in the "
+                        "order listed: per radius, per network, G first, then the T inputs)")
         k = on_grid[0]
         if rates[k] < 0 or any(r >= 0 for r in rates[:k]):
             return f"your own rates say that {radius:g} is not the smallest radius with a rate >= 0"
-        for j in (k - 1, k):
-            if j < 0:
-                continue
-            ours = _growth_rate(EDGE_RADII[j], scale, check_seed + j)
-            if abs(ours - rates[j]) > 0.06:  # 16 networks here, 8 there: about 4.5 sd
-                return (f"at radius {EDGE_RADII[j]:g} you measured a rate of {rates[j]:+.3f} per step; "
-                        f"new networks give {ours:+.3f}")
-            if (j == k and ours < -0.04) or (j < k and ours > 0.04):
-                return (f"at radius {EDGE_RADII[j]:g} new networks give a rate of {ours:+.3f} per step, "
-                        f"which does not support the radius you found")
+        new = _edge_rates(scale, check_seed, trials=16, radii=(radius,))[0]
+        print(f"  input scale {scale:.3f}: at your radius {radius:g}, 16 new networks give "
+              f"{new:+.3f} per step against your {rates[k]:+.3f} (not graded: how much do 8 vary?)")
         return None
 
     return run_checks("edge_of_vanishing", func, cases, compare, points, seed)
